@@ -1,0 +1,258 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Document is a loaded config file: its root mapping, with overrides applied and
+// environment variables interpolated.
+type Document struct {
+	File string
+	Root *yaml.Node
+}
+
+// LoadOptions changes how a file becomes a Document.
+type LoadOptions struct {
+	// Overrides are `path=value` settings applied before interpolation, as given
+	// with --set on the command line.
+	Overrides []string
+	// LookupEnv resolves ${VAR}; os.LookupEnv when nil.
+	LookupEnv func(string) (string, bool)
+}
+
+// LoadFile reads and loads the config at path.
+func LoadFile(path string, opts LoadOptions) (*Document, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, Errors{{Pos: Pos{File: path}, Msg: err.Error()}}
+	}
+	return Load(path, data, opts)
+}
+
+// Load parses data as the config file named file. Every problem found is
+// returned together as Errors.
+func Load(file string, data []byte, opts LoadOptions) (*Document, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, Errors{yamlError(file, err)}
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
+		root = root.Content[0]
+	}
+	if root.Kind == 0 || root.Kind == yaml.DocumentNode {
+		root = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: 1, Column: 1}
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, Errors{{Pos: Pos{File: file, Line: root.Line, Col: root.Column}, Msg: "a config must be a mapping of fields"}}
+	}
+	var errs Errors
+	for _, o := range opts.Overrides {
+		if err := applyOverride(root, o); err != nil {
+			errs = append(errs, &Error{Pos: Pos{File: "--set " + o}, Msg: err.Error()})
+		}
+	}
+	lookup := opts.LookupEnv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	errs = append(errs, interpolateTree(file, root, "", lookup)...)
+	if len(errs) > 0 {
+		return nil, errs.Sorted()
+	}
+	return &Document{File: file, Root: root}, nil
+}
+
+var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlError turns a yaml.v3 syntax error into a positioned Error. yaml.v3
+// reports only a line; the column is unknown and given as 1.
+func yamlError(file string, err error) *Error {
+	msg := err.Error()
+	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &Error{Pos: Pos{File: file, Line: line, Col: 1}, Msg: "invalid YAML: " + m[2]}
+	}
+	if te, ok := err.(*yaml.TypeError); ok {
+		msg = strings.Join(te.Errors, "; ")
+	}
+	return &Error{Pos: Pos{File: file}, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+}
+
+// applyOverride sets one `a.b.0.c=value` path in the tree, creating mappings
+// and appending to sequences as needed. The value is parsed as YAML, so
+// `count=5` is a number and `paths=[a, b]` a list.
+func applyOverride(root *yaml.Node, setting string) error {
+	path, value, ok := strings.Cut(setting, "=")
+	if !ok || path == "" {
+		return fmt.Errorf("want path=value")
+	}
+	var parsed yaml.Node
+	if err := yaml.Unmarshal([]byte(value), &parsed); err != nil {
+		return fmt.Errorf("value is not valid YAML: %v", err)
+	}
+	newValue := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: ""}
+	if len(parsed.Content) > 0 {
+		newValue = parsed.Content[0]
+	}
+	clearPositions(newValue)
+	segments := strings.Split(path, ".")
+	node := root
+	for i, seg := range segments {
+		last := i == len(segments)-1
+		nextIsIndex := !last && isIndex(segments[i+1])
+		switch node.Kind {
+		case yaml.MappingNode:
+			child := mappingValue(node, seg)
+			switch {
+			case child != nil && last:
+				*child = *newValue
+			case child == nil:
+				child = newValue
+				if !last {
+					child = emptyContainer(nextIsIndex)
+				}
+				node.Content = append(node.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: seg}, child)
+			}
+			node = child
+		case yaml.SequenceNode:
+			idx, err := strconv.Atoi(seg)
+			if err != nil || idx < 0 || idx > len(node.Content) {
+				return fmt.Errorf("%s: want an index from 0 to %d", strings.Join(segments[:i+1], "."), len(node.Content))
+			}
+			if idx == len(node.Content) {
+				child := newValue
+				if !last {
+					child = emptyContainer(nextIsIndex)
+				}
+				node.Content = append(node.Content, child)
+				node = child
+			} else if last {
+				*node.Content[idx] = *newValue
+			} else {
+				node = node.Content[idx]
+			}
+		case yaml.ScalarNode:
+			if node.Tag != "!!null" {
+				return fmt.Errorf("%s: cannot set a field inside a scalar value", strings.Join(segments[:i], "."))
+			}
+			if isIndex(seg) {
+				*node = *emptyContainer(true)
+			} else {
+				*node = *emptyContainer(false)
+			}
+			node.Line = 0
+			// revisit this segment now that the node is a container
+			return applyOverride(root, setting)
+		default:
+			return fmt.Errorf("%s: cannot set through this node", strings.Join(segments[:i], "."))
+		}
+	}
+	return nil
+}
+
+func isIndex(s string) bool {
+	_, err := strconv.Atoi(s)
+	return err == nil
+}
+
+func emptyContainer(sequence bool) *yaml.Node {
+	if sequence {
+		return &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+	}
+	return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+}
+
+func clearPositions(n *yaml.Node) {
+	n.Line, n.Column = 0, 0
+	for _, c := range n.Content {
+		clearPositions(c)
+	}
+}
+
+// mappingValue returns the value node for key in a mapping node, or nil.
+func mappingValue(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+var envRef = regexp.MustCompile(`\$\$\{|\$\{([^{}:]*)(?::([^{}]*))?\}`)
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// interpolateTree replaces ${VAR} and ${VAR:default} in every scalar value of
+// the tree; `$${` stands for a literal `${`.
+func interpolateTree(file string, n *yaml.Node, path string, lookup func(string) (string, bool)) Errors {
+	var errs Errors
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			errs = append(errs, interpolateTree(file, n.Content[i+1], JoinPath(path, n.Content[i].Value), lookup)...)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			errs = append(errs, interpolateTree(file, c, JoinPath(path, strconv.Itoa(i)), lookup)...)
+		}
+	case yaml.ScalarNode:
+		if !strings.Contains(n.Value, "${") {
+			return nil
+		}
+		out, err := Interpolate(n.Value, lookup)
+		if err != nil {
+			return Errors{{Pos: Pos{File: file, Line: n.Line, Col: n.Column}, Path: path, Msg: err.Error()}}
+		}
+		n.Value = out
+		if n.Style == 0 {
+			// A plain scalar's type follows its new text: `${N:5}` is a number.
+			n.Tag = ""
+		}
+	}
+	return errs
+}
+
+// Interpolate expands ${VAR} and ${VAR:default} in s.
+func Interpolate(s string, lookup func(string) (string, bool)) (string, error) {
+	var firstErr error
+	out := envRef.ReplaceAllStringFunc(s, func(m string) string {
+		if m == "$${" {
+			return "${"
+		}
+		sub := envRef.FindStringSubmatch(m)
+		name := sub[1]
+		hasDefault := strings.Contains(m, ":")
+		if !envName.MatchString(name) {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("invalid environment variable reference %q", m)
+			}
+			return m
+		}
+		if v, ok := lookup(name); ok && (v != "" || !hasDefault) {
+			return v
+		}
+		if hasDefault {
+			return sub[2]
+		}
+		if firstErr == nil {
+			firstErr = fmt.Errorf("environment variable %q is not set and has no default (write ${%s:default})", name, name)
+		}
+		return m
+	})
+	return out, firstErr
+}
+
+// JoinPath appends a segment to a dotted field path.
+func JoinPath(path, seg string) string {
+	if path == "" {
+		return seg
+	}
+	return path + "." + seg
+}

@@ -1,0 +1,100 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Chain is an ordered list of processors.
+type Chain struct {
+	steps []*step
+}
+
+type step struct {
+	proc        Processor
+	label, path string
+	metrics     *componentMetrics
+}
+
+// Process runs every processor over the batch in order.
+func (c *Chain) Process(ctx context.Context, b *Batch) error {
+	return c.processFrom(ctx, 0, b)
+}
+
+func (c *Chain) processFrom(ctx context.Context, from int, b *Batch) error {
+	caller := b.step
+	defer func() { b.step = caller }()
+	for _, s := range c.steps[from:] {
+		if len(b.Records) == 0 {
+			return nil
+		}
+		in, failedBefore := len(b.Records), len(b.outcome.failures)
+		b.step = s.path
+		start := time.Now()
+		if err := s.proc.Process(ctx, b); err != nil {
+			return fmt.Errorf("%s: %w", s.path, err)
+		}
+		s.metrics.observe(start, in, len(b.Records), len(b.outcome.failures)-failedBefore)
+	}
+	return nil
+}
+
+// Flush asks every processor that holds records back to release them, and
+// runs what each releases through the processors after it.
+func (c *Chain) Flush(ctx context.Context, b *Batch) error {
+	for i, s := range c.steps {
+		f, ok := s.proc.(Flusher)
+		if !ok {
+			continue
+		}
+		released := b.Derive(nil)
+		released.step = s.path
+		if err := f.Flush(ctx, released); err != nil {
+			return fmt.Errorf("%s: %w", s.path, err)
+		}
+		s.metrics.sent.Add(float64(len(released.Records)))
+		if err := c.processFrom(ctx, i+1, released); err != nil {
+			return err
+		}
+		b.Records = append(b.Records, released.Records...)
+	}
+	return nil
+}
+
+// Terminal reports whether no record can reach the end of the chain.
+func (c *Chain) Terminal() bool {
+	if len(c.steps) == 0 {
+		return false
+	}
+	t, ok := c.steps[len(c.steps)-1].proc.(Terminal)
+	return ok && t.Terminal()
+}
+
+// Len is the number of processors.
+func (c *Chain) Len() int { return len(c.steps) }
+
+// Start starts the processors that implement Starter.
+func (c *Chain) Start(ctx context.Context) error {
+	for _, s := range c.steps {
+		if st, ok := s.proc.(Starter); ok {
+			if err := st.Start(ctx); err != nil {
+				return fmt.Errorf("%s: %w", s.path, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Close closes the processors that implement Closer.
+func (c *Chain) Close(ctx context.Context) error {
+	var first error
+	for _, s := range c.steps {
+		if cl, ok := s.proc.(Closer); ok {
+			if err := cl.Close(ctx); err != nil && first == nil {
+				first = fmt.Errorf("%s: %w", s.path, err)
+			}
+		}
+	}
+	return first
+}

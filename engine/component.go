@@ -1,0 +1,84 @@
+package engine
+
+import (
+	"context"
+)
+
+// The component lifecycle, the same for inputs, processors and outputs:
+//
+//  1. New (the plugin's constructor) validates the config, compiles
+//     expressions and reports every problem. It has no side effects: lint
+//     builds a whole graph this way and throws it away.
+//  2. Start, when the component implements Starter, opens files and
+//     connections. Outputs start before processors, processors before inputs.
+//  3. Read / Process / Write move records.
+//  4. Close releases everything. Inputs close first, outputs last, so that
+//     everything read can still be written.
+
+// Input reads records from a source, one batch at a time.
+type Input interface {
+	// Read blocks until a batch is ready. Every record of a batch belongs
+	// to one partition. A bounded input returns io.EOF once everything was
+	// read. Read must return promptly when ctx is cancelled.
+	Read(ctx context.Context) (InputBatch, error)
+	Close(ctx context.Context) error
+}
+
+// InputBatch is what an input read: records of one partition, and the
+// position to resume from once all of them are done.
+type InputBatch struct {
+	Records   []*Record
+	Partition string
+	// Position is where to resume after the last record of this batch (a
+	// byte offset, a Kafka offset + 1, an LSN), encoded by the input.
+	Position string
+}
+
+// Checkpoint is a partition's position up to which everything was handled.
+type Checkpoint struct {
+	Partition string
+	Position  string
+}
+
+// Committer is an input that stores its progress at the source, like a Kafka
+// consumer group. The engine calls Commit with positions whose records were
+// all written or deliberately dropped.
+type Committer interface {
+	Commit(ctx context.Context, checkpoints []Checkpoint) error
+}
+
+// Processor transforms a batch in place: it rewrites b.Records, and reports
+// records it cannot handle with b.Fail. An error return stops the pipeline.
+type Processor interface {
+	Process(ctx context.Context, b *Batch) error
+}
+
+// Flusher is a processor that holds records back (an aggregation emitting at
+// the end of input). Flush is called once every input has ended; it appends
+// what it held to b.Records.
+type Flusher interface {
+	Flush(ctx context.Context, b *Batch) error
+}
+
+// Terminal is a processor that routes every record to an output, so that
+// nothing reaches the end of the chain (a branch whose every case routes).
+type Terminal interface {
+	Terminal() bool
+}
+
+// Output writes records to a sink. Write is called from one goroutine at a
+// time, in order; an error makes the engine retry the whole slice.
+type Output interface {
+	Write(ctx context.Context, records []*Record) error
+	Close(ctx context.Context) error
+}
+
+// Starter is a component that opens files or connections before records flow.
+type Starter interface {
+	Start(ctx context.Context) error
+}
+
+// Closer is a processor that holds resources.
+type Closer interface {
+	Close(ctx context.Context) error
+}

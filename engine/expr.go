@@ -1,0 +1,227 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/pipelinehq/pipeline/config"
+)
+
+// env is what an expression sees of a record. Only the variables an
+// expression names are filled in, so `value > 3` never builds `headers`.
+type env struct {
+	Value     any               `expr:"value"`
+	Key       string            `expr:"key"`
+	Headers   map[string]string `expr:"headers"`
+	Timestamp int64             `expr:"timestamp"`
+	Meta      map[string]any    `expr:"meta"`
+}
+
+// usage is the set of record variables an expression reads.
+type usage uint8
+
+const (
+	usesValue usage = 1 << iota
+	usesKey
+	usesHeaders
+	usesTimestamp
+	usesMeta
+)
+
+var variableUsage = map[string]usage{
+	"value": usesValue, "key": usesKey, "headers": usesHeaders, "timestamp": usesTimestamp, "meta": usesMeta,
+}
+
+// ExprKind is the result an expression must produce.
+type ExprKind uint8
+
+const (
+	AnyResult ExprKind = iota
+	BoolResult
+)
+
+// Expr is a compiled expression, safe for concurrent use.
+type Expr struct {
+	Source  config.ExprSource
+	program *vm.Program
+	uses    usage
+	states  sync.Pool
+}
+
+type evalState struct {
+	machine vm.VM
+	env     env
+}
+
+// CompileExpr compiles an expression from a config field. Its errors carry
+// the file position of the offending part of the expression.
+func CompileExpr(src config.ExprSource, kind ExprKind) (*Expr, error) {
+	var used usage
+	collector := &identCollector{found: &used}
+	opts := append([]expr.Option{
+		expr.Env(env{}),
+		expr.Patch(collector),
+	}, exprFunctions...)
+	if kind == BoolResult {
+		opts = append(opts, expr.AsBool())
+	}
+	program, err := expr.Compile(src.Text, opts...)
+	if err != nil {
+		var fe *file.Error
+		if errors.As(err, &fe) {
+			return nil, src.ErrorAt(fe.Line, fe.Column, "expression: "+fe.Message)
+		}
+		return nil, src.ErrorAt(1, 0, "expression: "+err.Error())
+	}
+	e := &Expr{Source: src, program: program, uses: used}
+	e.states.New = func() any { return new(evalState) }
+	return e, nil
+}
+
+type identCollector struct{ found *usage }
+
+func (c *identCollector) Visit(node *ast.Node) {
+	if id, ok := (*node).(*ast.IdentifierNode); ok {
+		*c.found |= variableUsage[id.Value]
+	}
+}
+
+// Eval runs the expression against a record.
+func (e *Expr) Eval(r *Record) (any, error) {
+	st := e.states.Get().(*evalState)
+	defer e.states.Put(st)
+	if err := e.fill(&st.env, r); err != nil {
+		return nil, err
+	}
+	out, err := st.machine.Run(e.program, &st.env)
+	st.env = env{}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", e.Source.Text, err)
+	}
+	return out, nil
+}
+
+// EvalBool runs a condition; a result that is not a boolean is an error.
+func (e *Expr) EvalBool(r *Record) (bool, error) {
+	out, err := e.Eval(r)
+	if err != nil {
+		return false, err
+	}
+	b, ok := out.(bool)
+	if !ok {
+		return false, fmt.Errorf("%s: want a boolean, got %T", e.Source.Text, out)
+	}
+	return b, nil
+}
+
+func (e *Expr) fill(en *env, r *Record) error {
+	if e.uses&usesValue != 0 {
+		v, err := r.Value()
+		if err != nil {
+			return err
+		}
+		en.Value = v
+	}
+	if e.uses&usesKey != 0 {
+		en.Key = string(r.Key)
+	}
+	if e.uses&usesTimestamp != 0 {
+		en.Timestamp = r.Timestamp
+	}
+	if e.uses&usesHeaders != 0 {
+		en.Headers = make(map[string]string, len(r.Headers))
+		for _, h := range r.Headers {
+			en.Headers[h.Key] = string(h.Value)
+		}
+	}
+	if e.uses&usesMeta != 0 {
+		en.Meta = recordMeta(r)
+	}
+	return nil
+}
+
+func recordMeta(r *Record) map[string]any {
+	m := map[string]any{"offset": r.Offset}
+	if r.Source != nil {
+		m["input"] = r.Source.Input
+		m["partition"] = r.Source.Partition
+		for k, v := range r.Source.Meta {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// exprFunctions extend expr-lang's builtins (lower, split, trim, toJSON, …)
+// with what stream processing needs.
+var exprFunctions = []expr.Option{
+	expr.Function("fields",
+		func(params ...any) (any, error) { return strings.Fields(params[0].(string)), nil },
+		new(func(string) []string)),
+	expr.Function("re_replace",
+		func(params ...any) (any, error) {
+			re, err := cachedRegexp(params[1].(string))
+			if err != nil {
+				return nil, err
+			}
+			return re.ReplaceAllString(params[0].(string), params[2].(string)), nil
+		},
+		new(func(string, string, string) string)),
+	expr.Function("re_match",
+		func(params ...any) (any, error) {
+			re, err := cachedRegexp(params[1].(string))
+			if err != nil {
+				return nil, err
+			}
+			return re.MatchString(params[0].(string)), nil
+		},
+		new(func(string, string) bool)),
+	expr.Function("unix_ms",
+		func(params ...any) (any, error) { return params[0].(time.Time).UnixMilli(), nil },
+		new(func(time.Time) int64)),
+}
+
+var regexpCache sync.Map
+
+func cachedRegexp(pattern string) (*regexp.Regexp, error) {
+	if re, ok := regexpCache.Load(pattern); ok {
+		return re.(*regexp.Regexp), nil
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return nil, fmt.Errorf("invalid regular expression %q: %v", pattern, err)
+	}
+	regexpCache.Store(pattern, re)
+	return re, nil
+}
+
+// ToInt64 converts a number an expression returned to int64.
+func ToInt64(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int:
+		return int64(x), true
+	case int64:
+		return x, true
+	case int32:
+		return int64(x), true
+	case float64:
+		return int64(x), x == float64(int64(x))
+	case time.Time:
+		return x.UnixMilli(), true
+	}
+	rv := reflect.ValueOf(v)
+	if rv.CanInt() {
+		return rv.Int(), true
+	}
+	return 0, false
+}

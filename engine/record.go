@@ -1,0 +1,223 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+)
+
+// Format says how a record's value bytes are to be read.
+type Format uint8
+
+const (
+	// Text values are seen by expressions as a string.
+	Text Format = iota
+	// JSON values are decoded on first use; expressions see maps, lists,
+	// strings, numbers, booleans and nil.
+	JSON
+)
+
+// Header is one record header. Headers keep their order and may repeat.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// Source describes where a record came from. One Source is shared by all
+// records of a partition, so records carry only a pointer to it.
+type Source struct {
+	Input     string // the input's label
+	Partition string // a file path, "topic/3", a table
+	// Meta holds further input-specific fields for expressions (`meta.topic`).
+	Meta map[string]any
+}
+
+// Record is one message moving through a pipeline.
+//
+// A value is held as bytes, as a decoded value, or both. Bytes are decoded
+// once, on first use by an expression, and encoded again only when a
+// processor changed the value, so a record that passes through untouched is
+// never decoded or re-encoded.
+type Record struct {
+	Key       []byte
+	Headers   []Header
+	Timestamp int64 // event time, milliseconds since the Unix epoch
+	Source    *Source
+	Offset    int64 // position of the record within its source partition (line, Kafka offset)
+
+	raw     []byte
+	format  Format
+	decoded any
+	// state tells which of raw and decoded are valid.
+	state valueState
+
+	originalKey, originalValue []byte
+	seq                        int32 // index in the input batch, to restore order after a branch
+}
+
+type valueState uint8
+
+const (
+	rawOnly valueState = iota
+	decodedOnly
+	rawAndDecoded
+)
+
+// NewRecord makes a record from value bytes read by an input. The bytes are
+// kept as the record's original value for dead-letter output: the caller must
+// not reuse them.
+func NewRecord(value []byte, format Format) *Record {
+	return &Record{raw: value, format: format, originalValue: value}
+}
+
+// NewDerived makes a record produced from parent (by flat_map or an
+// aggregation): it keeps the parent's key, headers, timestamp and source.
+func NewDerived(parent *Record, value any) *Record {
+	r := &Record{
+		Key:           parent.Key,
+		Headers:       parent.Headers,
+		Timestamp:     parent.Timestamp,
+		Source:        parent.Source,
+		Offset:        parent.Offset,
+		originalKey:   parent.originalKey,
+		originalValue: parent.originalValue,
+		seq:           parent.seq,
+	}
+	r.SetValue(value)
+	return r
+}
+
+// SetKeyFromInput sets the key read by an input; it is also kept as the
+// original key for dead-letter output.
+func (r *Record) SetKeyFromInput(key []byte) {
+	r.Key = key
+	r.originalKey = key
+}
+
+// Value returns the record's value as expressions see it.
+func (r *Record) Value() (any, error) {
+	if r.state != rawOnly {
+		return r.decoded, nil
+	}
+	switch r.format {
+	case JSON:
+		var v any
+		if err := json.Unmarshal(r.raw, &v); err != nil {
+			return nil, fmt.Errorf("value is not valid JSON: %v", err)
+		}
+		r.decoded = v
+	default:
+		r.decoded = string(r.raw)
+	}
+	r.state = rawAndDecoded
+	return r.decoded, nil
+}
+
+// SetValue replaces the value with a decoded one.
+func (r *Record) SetValue(v any) {
+	r.decoded = v
+	r.raw = nil
+	r.state = decodedOnly
+}
+
+// SetBytes replaces the value with bytes of the given format.
+func (r *Record) SetBytes(b []byte, format Format) {
+	r.raw, r.format, r.decoded, r.state = b, format, nil, rawOnly
+}
+
+// IsJSON reports whether the value's bytes are (or encode to) JSON rather
+// than plain text.
+func (r *Record) IsJSON() bool {
+	if r.state == decodedOnly {
+		_, isString := r.decoded.(string)
+		_, isBytes := r.decoded.([]byte)
+		return !isString && !isBytes
+	}
+	return r.format == JSON
+}
+
+// Bytes returns the value encoded for writing: text as is, anything else
+// structured as JSON.
+func (r *Record) Bytes() ([]byte, error) {
+	if r.state != decodedOnly {
+		return r.raw, nil
+	}
+	b, err := EncodeValue(r.decoded)
+	if err != nil {
+		return nil, err
+	}
+	r.raw = b
+	r.format = JSON
+	if _, ok := r.decoded.(string); ok {
+		r.format = Text
+	}
+	r.state = rawAndDecoded
+	return b, nil
+}
+
+// JSONBytes returns the value as a JSON document: JSON values as they are,
+// text as a JSON string.
+func (r *Record) JSONBytes() ([]byte, error) {
+	b, err := r.Bytes()
+	if err != nil || r.IsJSON() {
+		return b, err
+	}
+	return json.Marshal(string(b))
+}
+
+// EncodeValue turns a decoded value into bytes: strings and byte slices as
+// they are, everything else as JSON.
+func EncodeValue(v any) ([]byte, error) {
+	switch x := v.(type) {
+	case string:
+		return []byte(x), nil
+	case []byte:
+		return x, nil
+	case nil:
+		return []byte("null"), nil
+	case int:
+		return strconv.AppendInt(nil, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(nil, x, 10), nil
+	case float64:
+		return json.Marshal(x)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("value cannot be encoded as JSON: %v", err)
+	}
+	return b, nil
+}
+
+// Header returns the first header with the given key.
+func (r *Record) Header(key string) ([]byte, bool) {
+	for _, h := range r.Headers {
+		if h.Key == key {
+			return h.Value, true
+		}
+	}
+	return nil, false
+}
+
+// SetHeader replaces every header with the key by one with this value. The
+// header slice is copied first: derived records may share their parent's.
+func (r *Record) SetHeader(key string, value []byte) {
+	out := make([]Header, 0, len(r.Headers)+1)
+	for _, h := range r.Headers {
+		if h.Key != key {
+			out = append(out, h)
+		}
+	}
+	r.Headers = append(out, Header{Key: key, Value: value})
+}
+
+// Original returns the key and value as the input read them.
+func (r *Record) Original() (key, value []byte) { return r.originalKey, r.originalValue }
+
+// Describe names the record for error messages: its partition and offset.
+func (r *Record) Describe() string {
+	if r.Source == nil {
+		return "record"
+	}
+	return fmt.Sprintf("record at %s offset %d", r.Source.Partition, r.Offset)
+}

@@ -1,0 +1,515 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Run runs the pipeline until every input has ended and everything read is
+// written (a bounded run), ctx is cancelled (a graceful stop), or an error
+// stops it. In each case it drains: inputs stop first, records already read
+// are processed and written within the shutdown timeout, positions of
+// written records are committed, outputs close last. The returned error is
+// nil only when nothing read was left unwritten.
+func (p *Pipeline) Run(ctx context.Context) error {
+	r := &runner{p: p, slots: make(chan struct{}, p.Settings.MaxInFlight)}
+	return r.run(ctx)
+}
+
+type runner struct {
+	p     *Pipeline
+	slots chan struct{} // one per unresolved input batch: the in-flight cap
+
+	inFlight sync.WaitGroup
+	writes   []chan writeRequest
+	points   []*checkpoints // by input
+
+	fatalOnce sync.Once
+	fatalErr  error
+	stopRead  context.CancelFunc
+
+	read, written atomic.Int64
+}
+
+type writeRequest struct {
+	records []*Record
+	ack     *batchAck
+}
+
+// batchAck resolves once every output a batch's records were routed to has
+// written them. Only then may the batch's position be committed.
+type batchAck struct {
+	r       *runner
+	pending atomic.Int32
+	failed  atomic.Bool
+	entry   *checkpointEntry // nil for records released at the end of input
+}
+
+func (a *batchAck) done(err error) {
+	if err != nil {
+		a.failed.Store(true)
+	}
+	if a.pending.Add(-1) != 0 {
+		return
+	}
+	if a.entry != nil && !a.failed.Load() {
+		a.entry.resolve()
+	}
+	a.r.p.metrics.inFlight.Dec()
+	<-a.r.slots
+	a.r.inFlight.Done()
+}
+
+func (r *runner) fail(err error) {
+	r.fatalOnce.Do(func() {
+		r.fatalErr = err
+		r.p.log.Error("pipeline failed; stopping", "error", err)
+		r.stopRead()
+	})
+}
+
+func (r *runner) run(ctx context.Context) error {
+	p := r.p
+	// Sinks start first, sources last, so nothing read waits for a sink.
+	started, err := r.start(ctx)
+	if err != nil {
+		r.closeAll(started)
+		return err
+	}
+
+	// Writes outlive a stop request: they get the shutdown timeout to finish.
+	writeCtx, abortWrites := context.WithCancel(context.WithoutCancel(ctx))
+	defer abortWrites()
+	var writers sync.WaitGroup
+	r.writes = make([]chan writeRequest, len(p.outputs))
+	for i, out := range p.outputs {
+		r.writes[i] = make(chan writeRequest, 4)
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			r.writeLoop(writeCtx, out, r.writes[i])
+		}()
+	}
+
+	readCtx, stopRead := context.WithCancel(ctx)
+	r.stopRead = stopRead
+	defer stopRead()
+
+	commitCtx, stopCommits := context.WithCancel(context.WithoutCancel(ctx))
+	commitsDone := make(chan struct{})
+	go func() {
+		defer close(commitsDone)
+		r.commitLoop(commitCtx)
+	}()
+
+	var readers, tasks sync.WaitGroup
+	var ended atomic.Int32 // inputs that reached their end
+	r.points = make([]*checkpoints, len(p.inputs))
+	for i, in := range p.inputs {
+		r.points[i] = &checkpoints{parts: map[string]*partitionCheckpoints{}}
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			if r.readLoop(readCtx, in, r.points[i], &tasks) {
+				ended.Add(1)
+			}
+		}()
+	}
+	readers.Wait()
+
+	// Every input has stopped reading: what is read must now be written
+	// within the shutdown timeout.
+	drainTimer := time.AfterFunc(p.Settings.ShutdownTimeout, abortWrites)
+	defer drainTimer.Stop()
+	tasks.Wait()
+	if int(ended.Load()) == len(p.inputs) && r.fatalErr == nil {
+		r.flushAtEnd(writeCtx)
+	}
+	r.inFlight.Wait()
+	timedOut := writeCtx.Err() != nil
+	for _, ch := range r.writes {
+		close(ch)
+	}
+	writers.Wait()
+	drainTimer.Stop()
+
+	stopCommits()
+	<-commitsDone
+	finalCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	commitErr := r.commitAll(finalCtx)
+	closeErr := r.closeAll(started)
+
+	p.log.Info("pipeline stopped", "read", r.read.Load(), "written", r.written.Load())
+	switch {
+	case r.fatalErr != nil:
+		return r.fatalErr
+	case timedOut:
+		return fmt.Errorf("drain did not finish within shutdown_timeout (%s): records not yet written were abandoned and their positions not committed", p.Settings.ShutdownTimeout)
+	case commitErr != nil:
+		return commitErr
+	}
+	return closeErr
+}
+
+type startedSet struct {
+	outputs, inputs int
+	chain           bool
+}
+
+func (r *runner) start(ctx context.Context) (startedSet, error) {
+	var s startedSet
+	p := r.p
+	for _, out := range p.outputs {
+		if st, ok := out.output.(Starter); ok {
+			if err := st.Start(ctx); err != nil {
+				return s, fmt.Errorf("%s: start: %w", out.path, err)
+			}
+		}
+		s.outputs++
+	}
+	if err := p.chain.Start(ctx); err != nil {
+		return s, err
+	}
+	s.chain = true
+	for _, in := range p.inputs {
+		if st, ok := in.input.(Starter); ok {
+			if err := st.Start(ctx); err != nil {
+				return s, fmt.Errorf("%s: start: %w", in.path, err)
+			}
+		}
+		s.inputs++
+	}
+	return s, nil
+}
+
+// closeAll closes what was started: inputs are already closed by their
+// readers, so processors, then outputs.
+func (r *runner) closeAll(s startedSet) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var errs []error
+	if s.chain {
+		errs = append(errs, r.p.chain.Close(ctx))
+	}
+	for _, out := range r.p.outputs[:s.outputs] {
+		if err := out.output.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("%s: close: %w", out.path, err))
+		}
+	}
+	if r.points == nil { // never ran: inputs were started but not read
+		for _, in := range r.p.inputs[:s.inputs] {
+			errs = append(errs, in.input.Close(ctx))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// readLoop reads one input until it ends (true) or is stopped (false), and
+// hands each batch to the task of its partition, keeping partition order.
+func (r *runner) readLoop(ctx context.Context, in *inputNode, points *checkpoints, tasks *sync.WaitGroup) (ended bool) {
+	partitions := map[string]chan taskItem{}
+	defer func() {
+		for _, ch := range partitions {
+			close(ch)
+		}
+		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := in.input.Close(closeCtx); err != nil {
+			r.p.log.Warn("closing input", "input", in.path, "error", err)
+		}
+	}()
+	for {
+		select {
+		case r.slots <- struct{}{}:
+		case <-ctx.Done():
+			return false
+		}
+		start := time.Now()
+		batch, err := in.input.Read(ctx)
+		if err != nil || len(batch.Records) == 0 {
+			<-r.slots
+			switch {
+			case errors.Is(err, io.EOF):
+				return true
+			case ctx.Err() != nil:
+				return false
+			case err != nil:
+				r.fail(fmt.Errorf("%s: %w", in.path, err))
+				return false
+			}
+			continue
+		}
+		in.metrics.observe(start, 0, len(batch.Records), 0)
+		in.metrics.received.Add(float64(len(batch.Records)))
+		r.read.Add(int64(len(batch.Records)))
+		r.inFlight.Add(1)
+		r.p.metrics.inFlight.Inc()
+		ack := &batchAck{r: r, entry: points.track(batch.Partition, batch.Position)}
+		ack.pending.Store(1)
+		ch, ok := partitions[batch.Partition]
+		if !ok {
+			ch = make(chan taskItem, 2)
+			partitions[batch.Partition] = ch
+			tasks.Add(1)
+			go func() {
+				defer tasks.Done()
+				for item := range ch {
+					r.process(ctx, item.records, item.ack)
+				}
+			}()
+		}
+		ch <- taskItem{records: batch.Records, ack: ack}
+	}
+}
+
+type taskItem struct {
+	records []*Record
+	ack     *batchAck
+}
+
+// process runs the chain over one input batch and sends its records to the
+// outputs they were routed to. The batch's ack resolves after the last write.
+func (r *runner) process(ctx context.Context, records []*Record, ack *batchAck) {
+	for i, rec := range records {
+		rec.seq = int32(i)
+	}
+	b := newBatch(records, len(r.p.outputs))
+	// A stop request must not cut a batch in half: processing uses a context
+	// that is not cancelled by it.
+	if err := r.p.chain.Process(context.WithoutCancel(ctx), b); err != nil {
+		ack.done(err)
+		r.fail(err)
+		return
+	}
+	r.dispatch(b, ack)
+}
+
+func (r *runner) dispatch(b *Batch, ack *batchAck) {
+	p := r.p
+	routed := b.outcome.routed
+	if len(b.Records) > 0 {
+		if p.mainOutput < 0 {
+			ack.done(errors.New("records reached the end of the chain with no output"))
+			r.fail(fmt.Errorf("%d records reached the end of pipeline.processors, and there is no output", len(b.Records)))
+			return
+		}
+		routed[p.mainOutput] = append(b.Records, routed[p.mainOutput]...)
+	}
+	if len(b.outcome.failures) > 0 {
+		if p.Settings.OnError != OnErrorDeadLetter {
+			f := b.outcome.failures[0]
+			err := fmt.Errorf("%s: %s: %v", f.Component, f.Record.Describe(), f.Err)
+			if n := len(b.outcome.failures); n > 1 {
+				err = fmt.Errorf("%w (and %d more failed records in the same batch)", err, n-1)
+			}
+			ack.done(err)
+			r.fail(err)
+			return
+		}
+		for _, f := range b.outcome.failures {
+			routed[p.deadLetter] = append(routed[p.deadLetter], deadLetterRecord(f))
+		}
+	}
+	for i, recs := range routed {
+		if len(recs) == 0 {
+			continue
+		}
+		ack.pending.Add(1)
+		r.writes[i] <- writeRequest{records: recs, ack: ack}
+	}
+	ack.done(nil)
+}
+
+// deadLetterRecord is the failed record as its input read it, with the error,
+// the failing component and the record's source in headers.
+func deadLetterRecord(f Failure) *Record {
+	key, value := f.Record.Original()
+	d := &Record{
+		Key:       key,
+		Headers:   append([]Header(nil), f.Record.Headers...),
+		Timestamp: f.Record.Timestamp,
+		Source:    f.Record.Source,
+		Offset:    f.Record.Offset,
+		raw:       value,
+		format:    Text,
+	}
+	if value == nil {
+		d.SetValue(f.Record.decoded)
+	}
+	d.Headers = append(d.Headers,
+		Header{Key: "error", Value: []byte(f.Err.Error())},
+		Header{Key: "error_component", Value: []byte(f.Component)},
+		Header{Key: "error_source", Value: []byte(f.Record.Describe())})
+	return d
+}
+
+// flushAtEnd releases what processors held back until the end of input.
+func (r *runner) flushAtEnd(ctx context.Context) {
+	b := newBatch(nil, len(r.p.outputs))
+	r.slots <- struct{}{}
+	r.inFlight.Add(1)
+	r.p.metrics.inFlight.Inc()
+	ack := &batchAck{r: r}
+	ack.pending.Store(1)
+	if err := r.p.chain.Flush(ctx, b); err != nil {
+		ack.done(err)
+		r.fail(err)
+		return
+	}
+	r.dispatch(b, ack)
+}
+
+func (r *runner) writeLoop(ctx context.Context, out *outputNode, requests <-chan writeRequest) {
+	for req := range requests {
+		if ctx.Err() != nil {
+			req.ack.done(ctx.Err())
+			continue
+		}
+		start := time.Now()
+		err := r.writeWithRetry(ctx, out, req.records)
+		if err != nil {
+			out.metrics.errors.Add(float64(len(req.records)))
+			req.ack.done(err)
+			if ctx.Err() == nil {
+				r.fail(fmt.Errorf("%s: write failed after %d retries: %w", out.path, r.p.Settings.MaxRetries, err))
+			}
+			continue
+		}
+		out.metrics.observe(start, len(req.records), len(req.records), 0)
+		r.written.Add(int64(len(req.records)))
+		req.ack.done(nil)
+	}
+}
+
+func (r *runner) writeWithRetry(ctx context.Context, out *outputNode, records []*Record) error {
+	s := r.p.Settings
+	backoff := s.InitialBackoff
+	for attempt := 0; ; attempt++ {
+		err := out.output.Write(ctx, records)
+		if err == nil || attempt >= s.MaxRetries || ctx.Err() != nil {
+			return err
+		}
+		r.p.log.Warn("output write failed; retrying", "output", out.path, "attempt", attempt+1, "backoff", backoff, "error", err)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return err
+		}
+		backoff = min(backoff*2, s.MaxBackoff)
+	}
+}
+
+func (r *runner) commitLoop(ctx context.Context) {
+	t := time.NewTicker(r.p.Settings.CommitInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := r.commitAll(ctx); err != nil {
+				r.p.log.Warn("commit failed; will retry", "error", err)
+			}
+		}
+	}
+}
+
+// commitAll hands each input the positions below which everything is done.
+func (r *runner) commitAll(ctx context.Context) error {
+	var errs []error
+	for i, in := range r.p.inputs {
+		c, ok := in.input.(Committer)
+		if !ok {
+			continue
+		}
+		points := r.points[i].uncommitted()
+		if len(points) == 0 {
+			continue
+		}
+		if err := c.Commit(ctx, points); err != nil {
+			errs = append(errs, fmt.Errorf("%s: commit: %w", in.path, err))
+			continue
+		}
+		r.points[i].markCommitted(points)
+		r.p.metrics.committed.WithLabelValues(in.label).Inc()
+	}
+	return errors.Join(errs...)
+}
+
+// checkpoints tracks, per partition of one input, the batches in read order
+// and the highest position with nothing unresolved before it.
+type checkpoints struct {
+	mu    sync.Mutex
+	parts map[string]*partitionCheckpoints
+}
+
+type partitionCheckpoints struct {
+	owner     *checkpoints
+	name      string
+	queue     []*checkpointEntry
+	resolved  string
+	committed string
+}
+
+type checkpointEntry struct {
+	part     *partitionCheckpoints
+	position string
+	done     bool
+}
+
+func (c *checkpoints) track(partition, position string) *checkpointEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pc, ok := c.parts[partition]
+	if !ok {
+		pc = &partitionCheckpoints{owner: c, name: partition}
+		c.parts[partition] = pc
+	}
+	e := &checkpointEntry{part: pc, position: position}
+	pc.queue = append(pc.queue, e)
+	return e
+}
+
+func (e *checkpointEntry) resolve() {
+	pc := e.part
+	pc.owner.mu.Lock()
+	defer pc.owner.mu.Unlock()
+	e.done = true
+	n := 0
+	for n < len(pc.queue) && pc.queue[n].done {
+		pc.resolved = pc.queue[n].position
+		n++
+	}
+	if n > 0 {
+		pc.queue = append(pc.queue[:0], pc.queue[n:]...)
+	}
+}
+
+func (c *checkpoints) uncommitted() []Checkpoint {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Checkpoint
+	for _, pc := range c.parts {
+		if pc.resolved != pc.committed {
+			out = append(out, Checkpoint{Partition: pc.name, Position: pc.resolved})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return strings.Compare(out[i].Partition, out[j].Partition) < 0 })
+	return out
+}
+
+func (c *checkpoints) markCommitted(points []Checkpoint) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, cp := range points {
+		c.parts[cp.Partition].committed = cp.Position
+	}
+}

@@ -1,0 +1,94 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/pipelinehq/pipeline/config"
+)
+
+// Error handling modes for records a processor fails on.
+const (
+	OnErrorStop       = "stop"
+	OnErrorDeadLetter = "dead_letter"
+)
+
+// Processing guarantees.
+const (
+	AtLeastOnce = "at_least_once"
+	ExactlyOnce = "exactly_once"
+)
+
+// RootFields are the top-level fields of a config file.
+func RootFields() []config.Field {
+	return []config.Field{
+		config.String("name", "The pipeline's name. It names the default Kafka consumer group, the transactional id and the state directory. Defaults to the config file's name without extension.").
+			Example("wordcount"),
+		config.String("processing_guarantee", "at_least_once: every record is written at least once, positions are committed after their records are written. exactly_once: Kafka to Kafka only, outputs and input offsets commit in one transaction.").
+			Default(AtLeastOnce).Enum(AtLeastOnce, ExactlyOnce),
+		config.Component("input", "input", "The pipeline's source."),
+		config.ComponentMap("inputs", "input", "Further named sources; their records enter the same processor chain."),
+		config.Object("pipeline", "The processor chain every record goes through.",
+			config.ComponentList("processors", "processor", "Processors, applied in order.").Default(nil),
+		),
+		config.Component("output", "output", "Where records that reach the end of the processor chain are written."),
+		config.ComponentMap("outputs", "output", "Named outputs, for branch routes and the dead-letter output."),
+		config.String("on_error", "What happens to a record a processor fails on: stop the pipeline with the error, or send the record to the dead_letter output with the error in its headers.").
+			Default(OnErrorStop).Enum(OnErrorStop, OnErrorDeadLetter),
+		config.Component("dead_letter", "output", "Where failed records go when on_error is dead_letter. Each keeps its original key and value and gains the headers error, error_component and error_source."),
+		config.Object("http", "The operations server: /ping, /ready and /metrics.",
+			config.Bool("enabled", "Serve the operations endpoints.").Default(true),
+			config.String("address", "The address to listen on.").Default("0.0.0.0:4195"),
+		),
+		config.Object("logger", "Log output.",
+			config.String("level", "The lowest level logged.").Default("info").Enum("debug", "info", "warn", "error"),
+			config.String("format", "Log line format.").Default("text").Enum("text", "json"),
+		),
+		config.Duration("shutdown_timeout", "How long a stop may take to drain: records read are written and their positions committed. Past it, what is unwritten is abandoned uncommitted and the run fails.").Default("20s"),
+		config.Duration("commit_interval", "How often input positions of written records are committed.").Default("1s"),
+		config.Int("max_in_flight", "How many input batches may be read but not yet fully written; reading waits beyond it (backpressure).").Default(64),
+		config.Object("output_retry", "How a failed output write is retried before the pipeline stops without committing its records.",
+			config.Int("max_retries", "Retries after the first failed attempt.").Default(5),
+			config.Duration("initial_backoff", "The wait before the first retry; it doubles with each retry.").Default("100ms"),
+			config.Duration("max_backoff", "The longest wait between retries.").Default("5s"),
+		),
+	}
+}
+
+// Settings are the engine-level values of a config.
+type Settings struct {
+	Name                string
+	ProcessingGuarantee string
+	OnError             string
+	HTTPEnabled         bool
+	HTTPAddress         string
+	LogLevel            string
+	LogFormat           string
+	ShutdownTimeout     time.Duration
+	CommitInterval      time.Duration
+	MaxInFlight         int
+	MaxRetries          int
+	InitialBackoff      time.Duration
+	MaxBackoff          time.Duration
+}
+
+func settingsFrom(root *config.Parsed, defaultName string) Settings {
+	s := Settings{
+		Name:                root.String("name"),
+		ProcessingGuarantee: root.String("processing_guarantee"),
+		OnError:             root.String("on_error"),
+		HTTPEnabled:         root.Object("http").Bool("enabled"),
+		HTTPAddress:         root.Object("http").String("address"),
+		LogLevel:            root.Object("logger").String("level"),
+		LogFormat:           root.Object("logger").String("format"),
+		ShutdownTimeout:     root.Duration("shutdown_timeout"),
+		CommitInterval:      root.Duration("commit_interval"),
+		MaxInFlight:         root.Int("max_in_flight"),
+		MaxRetries:          root.Object("output_retry").Int("max_retries"),
+		InitialBackoff:      root.Object("output_retry").Duration("initial_backoff"),
+		MaxBackoff:          root.Object("output_retry").Duration("max_backoff"),
+	}
+	if s.Name == "" {
+		s.Name = defaultName
+	}
+	return s
+}
