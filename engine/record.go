@@ -219,5 +219,10 @@ func (r *Record) Describe() string {
 	if r.Source == nil {
 		return "record"
 	}
-	return fmt.Sprintf("record at %s offset %d", r.Source.Partition, r.Offset)
+	return fmt.Sprintf("record at %s:%d", r.Source.Partition, r.Offset)
 }
+
+// Seq is the record's index in the input batch it came from; records derived
+// from it share it. A processor that splits a batch (a branch) sorts by it to
+// give the records back in input order.
+func (r *Record) Seq() int { return int(r.seq) }

@@ -33,13 +33,18 @@ type Registry struct {
 	outputs    map[string]OutputPlugin
 }
 
-// NewRegistry returns an empty registry.
-func NewRegistry() *Registry {
-	return &Registry{
+// NewRegistry returns a registry filled by the given registration functions,
+// such as inputs.Register.
+func NewRegistry(registrations ...func(*Registry)) *Registry {
+	r := &Registry{
 		inputs:     map[string]InputPlugin{},
 		processors: map[string]ProcessorPlugin{},
 		outputs:    map[string]OutputPlugin{},
 	}
+	for _, register := range registrations {
+		register(r)
+	}
+	return r
 }
 
 func mustBeNew[T any](m map[string]T, category, name string) {
