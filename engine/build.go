@@ -172,12 +172,23 @@ func (b *builder) checkGraph(root *config.Parsed, p *Pipeline) {
 			b.errs = append(b.errs, root.Errorf("processing_guarantee", "exactly_once needs every input and output to be Kafka on one cluster; %s (%s) is not", in.path, in.label))
 		}
 	}
-	if p.Settings.MaxInFlight < 1 {
+	if p.Settings.MaxInFlight < 1 && !b.failedAt("max_in_flight") {
 		b.errs = append(b.errs, root.Errorf("max_in_flight", "must be at least 1"))
 	}
-	if p.Settings.CommitInterval <= 0 {
+	if p.Settings.CommitInterval <= 0 && !b.failedAt("commit_interval") {
 		b.errs = append(b.errs, root.Errorf("commit_interval", "must be more than zero"))
 	}
+}
+
+// failedAt reports whether a field already has an error, so that checks on
+// its value do not pile a second, derived error on the first.
+func (b *builder) failedAt(path string) bool {
+	for _, e := range b.errs {
+		if e.Path == path {
+			return true
+		}
+	}
+	return false
 }
 
 // component reads a component slot: a mapping with exactly one component
