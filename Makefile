@@ -1,0 +1,36 @@
+# The two set-up commands of the README work from a fresh clone:
+#   go run ./cmd/pipeline run -c pipelines/wordcount.yaml
+#   make test
+# `make test` installs and starts what the tests need (see e2e/setup/).
+
+GO        ?= go
+BIN       := build/pipeline
+PKGS      := ./...
+TEST_FLAGS ?= -race -count=1 -timeout 15m
+
+.PHONY: all build test vet fmt-check bench fuzz clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/pipeline
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+test: fmt-check vet build
+	$(GO) test $(TEST_FLAGS) $(PKGS)
+
+# Benchmarks print their figure beside a baseline measured in the same run.
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./bench/...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s ./config
+
+clean:
+	rm -rf build
