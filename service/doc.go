@@ -11,5 +11,6 @@
 //
 // It may import config, engine and third-party libraries. It never imports a
 // component package: the caller passes the registry (cmd/pipeline builds it
-// from inputs, processors and outputs), which also lets tests use fakes.
+// from inputs, processors and outputs), which also lets tests use fakes. Its
+// tests may import the built-in components to run real pipelines.
 package service

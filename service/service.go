@@ -45,11 +45,23 @@ type Options struct {
 	HTTPListening func(addr net.Addr)
 }
 
+// InvalidConfigError is what Run returns when the config cannot be loaded or
+// built: every problem of the file, found before anything was started. It is
+// a type of its own because errors of a running pipeline may wrap positioned
+// config errors too (an input's paths checked at start), and a caller must
+// tell "fix your file" from "the run failed" by when it happened.
+type InvalidConfigError struct {
+	Errors config.Errors
+}
+
+func (e *InvalidConfigError) Error() string { return e.Errors.Error() }
+func (e *InvalidConfigError) Unwrap() error { return e.Errors }
+
 // Run loads, builds and runs the pipeline described by opts until it ends,
 // ctx is cancelled or a signal arrives; the last two drain it first.
 //
-// Problems with the config are returned as config.Errors, every one of them,
-// and nothing is started. Any other error is a failure of the run. Run
+// Problems with the config are returned as *InvalidConfigError, every one of
+// them, and nothing is started. Any other error is a failure of the run. Run
 // returns only once everything it started (the HTTP server, its goroutines)
 // has stopped.
 func Run(ctx context.Context, opts Options) error {
@@ -58,7 +70,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	doc, err := config.LoadFile(opts.ConfigPath, config.LoadOptions{Overrides: opts.Overrides})
 	if err != nil {
-		return err
+		return &InvalidConfigError{Errors: config.AsErrors(err)}
 	}
 	logSettings, err := loggerSettings(doc, opts.LogLevel, opts.LogFormat)
 	if err != nil {
@@ -79,7 +91,7 @@ func Run(ctx context.Context, opts Options) error {
 
 	pipeline, err := engine.Build(doc, opts.Registry, engine.BuildOptions{Logger: log, Metrics: metrics})
 	if err != nil {
-		return err
+		return &InvalidConfigError{Errors: config.AsErrors(err)}
 	}
 	settings := pipeline.Settings
 
@@ -121,7 +133,8 @@ func Run(ctx context.Context, opts Options) error {
 	err = pipeline.Run(runCtx)
 	current.setPhase(phaseStopped)
 	if err != nil {
-		log.Error("pipeline failed", "error", err)
+		// Not logged here: the engine has logged the failure as it stopped,
+		// and the caller reports the returned error.
 		return err
 	}
 	log.Info("pipeline finished")

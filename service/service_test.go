@@ -32,7 +32,7 @@ type gate struct {
 	ch   chan struct{}
 }
 
-func newGate() *gate { return &gate{ch: make(chan struct{})} }
+func newGate() *gate  { return &gate{ch: make(chan struct{})} }
 func (g *gate) open() { g.once.Do(func() { close(g.ch) }) }
 
 // testRegistry has a "ticks" input that reads a record every interval until
@@ -298,10 +298,11 @@ func TestConfigErrorsStartNothing(t *testing.T) {
 		LogOutput:     io.Discard,
 		HTTPListening: func(net.Addr) { listened = true },
 	})
-	var errs config.Errors
-	if !errors.As(err, &errs) {
-		t.Fatalf("Run: %v (%T), want config.Errors", err, err)
+	var invalid *InvalidConfigError
+	if !errors.As(err, &invalid) {
+		t.Fatalf("Run: %v (%T), want *InvalidConfigError", err, err)
 	}
+	errs := invalid.Errors
 	want := path + `:2:3: input.tick: unknown input "tick", did you mean "ticks"?`
 	if len(errs) != 1 || errs[0].Error() != want {
 		t.Errorf("errors:\n%v\nwant:\n%s", err, want)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/service"
 )
 
@@ -66,10 +65,9 @@ func (c *cli) reportRun(configPath string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var configErrs config.Errors
-	var configErr *config.Error
-	if errors.As(err, &configErrs) || errors.As(err, &configErr) {
-		printConfigErrors(c.stderr, configPath, err)
+	var invalid *service.InvalidConfigError
+	if errors.As(err, &invalid) {
+		printConfigErrors(c.stderr, configPath, invalid.Errors)
 	} else {
 		fmt.Fprintf(c.stderr, "error: %v\n", err)
 	}
