@@ -18,8 +18,7 @@ type logSettings struct {
 // loggerSettings reads the config's logger section, with the command-line
 // overrides on top. The logger must exist before engine.Build (components
 // keep the logger they are built with), so the root fields are decoded here
-// once more; a malformed logger section falls back to the defaults because
-// Build reports it as a config error anyway.
+// once more.
 func loggerSettings(doc *config.Document, levelOverride, formatOverride string) (logSettings, error) {
 	fields := engine.RootFields()
 	loggerField, _ := fieldOf(fields, "logger")
@@ -28,8 +27,10 @@ func loggerSettings(doc *config.Document, levelOverride, formatOverride string) 
 
 	level, _ := levelField.DefaultValue.(string)
 	format, _ := formatField.DefaultValue.(string)
-	root, _ := config.Parse(doc.File, "", doc.Root, fields)
-	if logger := root.Object("logger"); logger != nil {
+	// Only a root that decoded cleanly is read: a malformed section leaves
+	// fields undecoded, and Build reports the problem anyway.
+	if root, errs := config.Parse(doc.File, "", doc.Root, fields); len(errs) == 0 {
+		logger := root.Object("logger")
 		if v := logger.String("level"); v != "" {
 			level = v
 		}

@@ -98,6 +98,20 @@ func Run(ctx context.Context, opts Options) error {
 	current := &live{}
 	current.set(settings.Name, phaseStarting)
 
+	// Subscribed before anything starts, so a signal during start-up is
+	// held for the watcher instead of killing the process.
+	signals := opts.Signals
+	if signals == nil {
+		notified := make(chan os.Signal, 2)
+		signal.Notify(notified, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(notified)
+		signals = notified
+	}
+	forceExit := opts.ForceExit
+	if forceExit == nil {
+		forceExit = os.Exit
+	}
+
 	if settings.HTTPEnabled {
 		server, err := startHTTP(settings.HTTPAddress, newHandler(current, promRegistry), log)
 		if err != nil {
@@ -109,18 +123,6 @@ func Run(ctx context.Context, opts Options) error {
 		if opts.HTTPListening != nil {
 			opts.HTTPListening(server.addr)
 		}
-	}
-
-	signals := opts.Signals
-	if signals == nil {
-		notified := make(chan os.Signal, 2)
-		signal.Notify(notified, os.Interrupt, syscall.SIGTERM)
-		defer signal.Stop(notified)
-		signals = notified
-	}
-	forceExit := opts.ForceExit
-	if forceExit == nil {
-		forceExit = os.Exit
 	}
 
 	runCtx, cancelRun := context.WithCancel(ctx)

@@ -13,11 +13,15 @@ import (
 	"github.com/pipelinehq/pipeline/engine"
 )
 
-// listCategories maps the words `list` accepts to registry categories.
-var listCategories = map[string]string{
-	"inputs": "input", "input": "input",
-	"processors": "processor", "processor": "processor",
-	"outputs": "output", "output": "output",
+// categoryNamed maps the words `list` accepts, plural or singular, to
+// registry categories.
+func categoryNamed(word string) (string, bool) {
+	for _, category := range engine.Categories {
+		if word == category || word == category+"s" {
+			return category, true
+		}
+	}
+	return "", false
 }
 
 func (c *cli) listCommand() *cobra.Command {
@@ -41,7 +45,7 @@ category, name, summary, description, shorthand field and fields.`,
 				return fmt.Errorf("want at most one category, got %d arguments", len(args))
 			}
 			if len(args) == 1 {
-				if _, ok := listCategories[args[0]]; !ok {
+				if _, ok := categoryNamed(args[0]); !ok {
 					return fmt.Errorf("unknown category %q: want inputs, processors or outputs", args[0])
 				}
 			}
@@ -50,7 +54,8 @@ category, name, summary, description, shorthand field and fields.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			categories := engine.Categories
 			if len(args) == 1 {
-				categories = []string{listCategories[args[0]]}
+				category, _ := categoryNamed(args[0])
+				categories = []string{category}
 			}
 			var components []componentDoc
 			for _, category := range categories {
