@@ -1,7 +1,19 @@
 package processors
 
-import "github.com/pipelinehq/pipeline/engine"
+import (
+	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/processors/branch"
+	"github.com/pipelinehq/pipeline/processors/filter"
+	"github.com/pipelinehq/pipeline/processors/flatmap"
+	"github.com/pipelinehq/pipeline/processors/log"
+	"github.com/pipelinehq/pipeline/processors/mapping"
+)
 
 // Register adds every built-in processor to r.
 func Register(r *engine.Registry) {
+	r.AddProcessor(branch.Plugin())
+	r.AddProcessor(filter.Plugin())
+	r.AddProcessor(flatmap.Plugin())
+	r.AddProcessor(log.Plugin())
+	r.AddProcessor(mapping.Plugin())
 }
