@@ -232,3 +232,24 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+func TestScalarWhereObjectBelongsStillHasDefaults(t *testing.T) {
+	doc, err := Load("s.yaml", []byte("tls: debug\n"), LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, errs := Parse(doc.File, "", doc.Root, testFields[11:12])
+	if errs.Err() == nil || errs.Err().Error() != `s.yaml:1:6: tls: want a mapping of fields, got "debug"` {
+		t.Fatalf("errors %v", errs)
+	}
+	if p.Object("tls").Bool("enabled") {
+		t.Fatal("the default must still be readable")
+	}
+}
+
+func TestOverriddenValueErrorsSayTheyCameFromSet(t *testing.T) {
+	_, err := parse(t, "name: n\n", LoadOptions{Overrides: []string{"codec=xml"}})
+	if err == nil || err.Error() != `c.yaml (--set): codec: "xml" is not one of lines, json_lines` {
+		t.Fatalf("got %v", err)
+	}
+}

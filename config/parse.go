@@ -72,7 +72,10 @@ func Parse(file, path string, node *yaml.Node, fields []Field) (*Parsed, Errors)
 	p := &Parsed{file: file, path: path, node: node, values: make(map[string]*value, len(fields))}
 	var errs Errors
 	if node != nil && !isNull(node) && node.Kind != yaml.MappingNode {
-		return p, Errors{p.errorAt(node, path, "want a mapping of fields, got %s", describe(node))}
+		// Carry on as if the mapping were empty, so every field still has
+		// its default and readers of this Parsed never meet a missing field.
+		errs = append(errs, p.errorAt(node, path, "want a mapping of fields, got %s", describe(node)))
+		node = nil
 	}
 	byName := make(map[string]Field, len(fields))
 	names := make([]string, 0, len(fields))
@@ -127,6 +130,10 @@ func (p *Parsed) defaultOf(f Field) any {
 				panic(fmt.Sprintf("config: field %s: bad default duration %q", f.Name, s))
 			}
 			return d
+		}
+	case KindExpr:
+		if s, ok := f.DefaultValue.(string); ok {
+			return ExprSource{Text: s, Path: JoinPath(p.path, f.Name), pos: Pos{File: p.file}}
 		}
 	case KindByteSize:
 		if s, ok := f.DefaultValue.(string); ok {

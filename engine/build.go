@@ -180,6 +180,13 @@ func (b *builder) checkGraph(root *config.Parsed, p *Pipeline) {
 	}
 }
 
+func withArticle(noun string) string {
+	if strings.ContainsRune("aeiou", rune(noun[0])) {
+		return "an " + noun
+	}
+	return "a " + noun
+}
+
 // failedAt reports whether a field already has an error, so that checks on
 // its value do not pile a second, derived error on the first.
 func (b *builder) failedAt(path string) bool {
@@ -198,7 +205,7 @@ func (b *builder) component(category string, n *yaml.Node, path, defaultLabel st
 		b.errs = append(b.errs, &config.Error{Pos: config.Pos{File: b.file, Line: at.Line, Col: at.Column}, Path: p, Msg: fmt.Sprintf(format, args...)})
 	}
 	if n.Kind != yaml.MappingNode {
-		errAt(n, path, "want a %s: a mapping with one %s type as its key", category, category)
+		errAt(n, path, "want %s: a mapping with one %s type as its key", withArticle(category), category)
 		return "", "", nil, false
 	}
 	var typeKey, typeValue *yaml.Node

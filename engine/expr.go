@@ -106,6 +106,12 @@ func (e *Expr) Eval(r *Record) (any, error) {
 	out, err := st.machine.Run(e.program, &st.env)
 	st.env = env{}
 	if err != nil {
+		// expr-lang's own message carries a multi-line source excerpt; a
+		// dead-letter header or a log line wants one line.
+		var fe *file.Error
+		if errors.As(err, &fe) {
+			return nil, fmt.Errorf("%s: %s (column %d)", e.Source.Text, fe.Message, fe.Column+1)
+		}
 		return nil, fmt.Errorf("%s: %v", e.Source.Text, err)
 	}
 	return out, nil

@@ -19,12 +19,27 @@ import (
 // written records are committed, outputs close last. The returned error is
 // nil only when nothing read was left unwritten.
 func (p *Pipeline) Run(ctx context.Context) error {
-	r := &runner{p: p, slots: make(chan struct{}, p.Settings.MaxInFlight)}
+	return p.RunWith(ctx, Hooks{})
+}
+
+// Hooks let the process around a pipeline follow its phases (for /ready).
+type Hooks struct {
+	// Started is called once every component has started and reading began.
+	Started func()
+	// Draining is called when reading has stopped, for whatever reason, and
+	// the pipeline is writing out what it read.
+	Draining func()
+}
+
+// RunWith is Run, calling hooks as the pipeline changes phase.
+func (p *Pipeline) RunWith(ctx context.Context, hooks Hooks) error {
+	r := &runner{p: p, slots: make(chan struct{}, p.Settings.MaxInFlight), hooks: hooks}
 	return r.run(ctx)
 }
 
 type runner struct {
 	p     *Pipeline
+	hooks Hooks
 	slots chan struct{} // one per unresolved input batch: the in-flight cap
 
 	inFlight sync.WaitGroup
@@ -122,7 +137,13 @@ func (r *runner) run(ctx context.Context) error {
 			}
 		}()
 	}
+	if r.hooks.Started != nil {
+		r.hooks.Started()
+	}
 	readers.Wait()
+	if r.hooks.Draining != nil {
+		r.hooks.Draining()
+	}
 
 	// Every input has stopped reading: what is read must now be written
 	// within the shutdown timeout.

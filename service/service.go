@@ -131,8 +131,10 @@ func Run(ctx context.Context, opts Options) error {
 	defer stopWatching()
 
 	log.Info("pipeline starting", "name", settings.Name, "config", doc.File)
-	current.setPhase(phaseRunning)
-	err = pipeline.Run(runCtx)
+	err = pipeline.RunWith(runCtx, engine.Hooks{
+		Started:  func() { current.setPhase(phaseRunning) },
+		Draining: func() { current.setPhase(phaseDraining) },
+	})
 	current.setPhase(phaseStopped)
 	if err != nil {
 		// Not logged here: the engine has logged the failure as it stopped,
