@@ -1,7 +1,15 @@
 package inputs
 
-import "github.com/pipelinehq/pipeline/engine"
+import (
+	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/inputs/file"
+	"github.com/pipelinehq/pipeline/inputs/generate"
+	"github.com/pipelinehq/pipeline/inputs/stdin"
+)
 
 // Register adds every built-in input to r.
 func Register(r *engine.Registry) {
+	r.AddInput(file.Plugin())
+	r.AddInput(generate.Plugin())
+	r.AddInput(stdin.Plugin())
 }

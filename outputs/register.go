@@ -1,7 +1,15 @@
 package outputs
 
-import "github.com/pipelinehq/pipeline/engine"
+import (
+	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/outputs/drop"
+	"github.com/pipelinehq/pipeline/outputs/file"
+	"github.com/pipelinehq/pipeline/outputs/stdout"
+)
 
 // Register adds every built-in output to r.
 func Register(r *engine.Registry) {
+	r.AddOutput(drop.Plugin())
+	r.AddOutput(file.Plugin())
+	r.AddOutput(stdout.Plugin())
 }

@@ -1,0 +1,145 @@
+package generate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/pipelinehq/pipeline/config"
+	"github.com/pipelinehq/pipeline/engine"
+)
+
+func newTestInput(t *testing.T, fields string) *Input {
+	t.Helper()
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(fields), &doc); err != nil {
+		t.Fatal(err)
+	}
+	conf, errs := config.Parse("t.yaml", "input.generate", doc.Content[0], Plugin().Spec.Fields)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	in, err := New(conf, &engine.Resources{Label: "gen"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in.(*Input)
+}
+
+func show(t *testing.T, b engine.InputBatch) string {
+	t.Helper()
+	parts := []string{b.Position}
+	for _, r := range b.Records {
+		v, err := r.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Source.Partition != "generate" || r.Source.Input != "gen" || r.Timestamp == 0 {
+			t.Fatalf("record %s: source %+v timestamp %d", r.Describe(), r.Source, r.Timestamp)
+		}
+		parts = append(parts, fmt.Sprintf("%s@%d/%v", v, r.Offset, r.IsJSON()))
+	}
+	return b.Partition + " " + strings.Join(parts, " ")
+}
+
+func TestRead(t *testing.T) {
+	tests := []struct {
+		name, fields string
+		batches      int // read at most this many; 0: until EOF
+		want         []string
+	}{
+		{name: "count in batches", fields: `{value: '{"n": meta.offset}', count: 5, batch_size: 2}`,
+			want: []string{
+				`generate 2 {"n":0}@0/true {"n":1}@1/true`,
+				`generate 4 {"n":2}@2/true {"n":3}@3/true`,
+				`generate 5 {"n":4}@4/true`,
+			}},
+		{name: "text", fields: `{value: '"item " + string(meta.offset)', count: 2}`,
+			want: []string{`generate 2 item 0@0/false item 1@1/false`}},
+		{name: "timestamp and meta", fields: `{value: 'timestamp > 0 && meta.partition == "generate" && meta.input == "gen"', count: 1}`,
+			want: []string{`generate 1 true@0/true`}},
+		{name: "unbounded", fields: `{value: 'meta.offset * 2', batch_size: 3}`, batches: 2,
+			want: []string{`generate 3 0@0/true 2@1/true 4@2/true`, `generate 6 6@3/true 8@4/true 10@5/true`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := newTestInput(t, tt.fields)
+			var got []string
+			for tt.batches == 0 || len(got) < tt.batches {
+				b, err := in.Read(context.Background())
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, show(t, b))
+			}
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Fatalf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+			if tt.batches == 0 {
+				if _, err := in.Read(context.Background()); err != io.EOF {
+					t.Fatalf("Read after the end: %v, want io.EOF", err)
+				}
+			}
+		})
+	}
+}
+
+func TestInterval(t *testing.T) {
+	in := newTestInput(t, `{value: 'meta.offset', count: 4, interval: 30ms, batch_size: 100}`)
+	start := time.Now()
+	var got []string
+	for {
+		b, err := in.Read(context.Background())
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, show(t, b))
+	}
+	want := "generate 1 0@0/true|generate 2 1@1/true|generate 3 2@2/true|generate 4 3@3/true"
+	if strings.Join(got, "|") != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	// The first record comes at once, then one per interval.
+	if d := time.Since(start); d < 90*time.Millisecond {
+		t.Fatalf("4 records with a 30ms interval took %s, want at least 90ms", d)
+	}
+}
+
+func TestIntervalWaitEndsOnCancel(t *testing.T) {
+	in := newTestInput(t, `{value: '1', interval: 1h}`)
+	ctx, cancel := context.WithCancel(context.Background())
+	if _, err := in.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(20*time.Millisecond, cancel)
+	start := time.Now()
+	if _, err := in.Read(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Read: %v, want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Read took %s to see the cancel", d)
+	}
+	if _, err := in.Read(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Read after cancel: %v", err)
+	}
+}
+
+func TestEvalErrorNamesRecord(t *testing.T) {
+	in := newTestInput(t, `{value: '[10, 20][meta.offset]', batch_size: 5}`)
+	_, err := in.Read(context.Background())
+	if err == nil || !strings.HasPrefix(err.Error(), "generating record 2: [10, 20][meta.offset]: ") {
+		t.Fatalf("error %v, want one naming record 2 and the expression", err)
+	}
+}

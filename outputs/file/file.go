@@ -1,0 +1,129 @@
+package file
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/pipelinehq/pipeline/config"
+	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/outputs/internal/encode"
+)
+
+// Modes.
+const (
+	modeAppend   = "append"
+	modeTruncate = "truncate"
+)
+
+// Plugin is the file output type.
+func Plugin() engine.OutputPlugin {
+	return engine.OutputPlugin{
+		Spec: config.Spec{
+			Name:    "file",
+			Summary: "Writes records to a file, one line each.",
+			Description: "Each batch is written with one write call; when a write returns, the records are handed to " +
+				"the operating system (and, with sync, on disk). Parent directories are created at start.",
+			Fields: []config.Field{
+				config.String("path", "The file to write.").
+					Required().Example("out/results.jsonl", "${OUT_DIR:/tmp}/dead_letters.jsonl"),
+				encode.CodecField(),
+				config.String("mode", "append: add to the file if it exists. truncate: empty the file at start.").
+					Default(modeAppend).Enum(modeAppend, modeTruncate).Example(modeTruncate),
+				config.Bool("sync", "Flush each batch to disk (fsync) before it counts as written. Slower, and it survives a machine crash.").
+					Default(false).Example(true).Advanced(),
+			},
+			Example: `output:
+  file:
+    path: out/events.jsonl
+    codec: json_lines`,
+		},
+		New: New,
+	}
+}
+
+// Output is a running file output.
+type Output struct {
+	path     string
+	truncate bool
+	sync     bool
+	enc      *encode.Encoder
+
+	f    *os.File
+	size int64 // bytes in the file after the last successful write
+}
+
+// New builds a file output from its config. It opens nothing.
+func New(conf *config.Parsed, _ *engine.Resources) (engine.Output, error) {
+	enc, err := encode.New(conf.String("codec"))
+	if err != nil {
+		return nil, conf.Errorf("codec", "%v", err)
+	}
+	o := &Output{path: conf.String("path"), truncate: conf.String("mode") == modeTruncate, sync: conf.Bool("sync"), enc: enc}
+	if o.path == "" {
+		return nil, conf.Errorf("path", "want a file path, got an empty string")
+	}
+	return o, nil
+}
+
+// Start creates the parent directories and opens the file.
+func (o *Output) Start(context.Context) error {
+	if o.f != nil {
+		return errors.New("file output started twice")
+	}
+	if err := os.MkdirAll(filepath.Dir(o.path), 0o755); err != nil {
+		return err
+	}
+	flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	if o.truncate {
+		flags |= os.O_TRUNC
+	}
+	f, err := os.OpenFile(o.path, flags, 0o644)
+	if err != nil {
+		return err
+	}
+	if st, err := f.Stat(); err == nil {
+		o.size = st.Size()
+	}
+	o.f = f
+	return nil
+}
+
+// Write writes the records with one write call, then fsyncs with sync. A
+// write that failed half way is cut back off a regular file, so that the
+// engine's retry does not leave a broken line.
+func (o *Output) Write(_ context.Context, records []*engine.Record) error {
+	if o.f == nil {
+		return errors.New("file output is not open")
+	}
+	buf, err := o.enc.Encode(records)
+	if err != nil {
+		return err
+	}
+	n, err := o.f.Write(buf)
+	if err != nil {
+		if n > 0 {
+			_ = o.f.Truncate(o.size)
+		}
+		return fmt.Errorf("%s: %w", o.path, err)
+	}
+	o.size += int64(n)
+	if o.sync {
+		if err := o.f.Sync(); err != nil {
+			return fmt.Errorf("%s: sync: %w", o.path, err)
+		}
+	}
+	return nil
+}
+
+// Close closes the file.
+func (o *Output) Close(context.Context) error {
+	if o.f == nil {
+		return nil
+	}
+	err := o.f.Close()
+	o.f = nil
+	return err
+}

@@ -1,0 +1,140 @@
+package file
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/pipelinehq/pipeline/config"
+	"github.com/pipelinehq/pipeline/engine"
+)
+
+func newOutput(t *testing.T, fields string) *Output {
+	t.Helper()
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(fields), &doc); err != nil {
+		t.Fatal(err)
+	}
+	conf, errs := config.Parse("t.yaml", "output.file", doc.Content[0], Plugin().Spec.Fields)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	out, err := New(conf, &engine.Resources{Label: "out"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.(*Output)
+}
+
+func records(values ...string) []*engine.Record {
+	var recs []*engine.Record
+	for _, v := range values {
+		format := engine.Text
+		if strings.HasPrefix(v, "{") {
+			format = engine.JSON
+		}
+		recs = append(recs, engine.NewRecord([]byte(v), format))
+	}
+	return recs
+}
+
+func TestWrite(t *testing.T) {
+	tests := []struct {
+		name, fields, existing string
+		batches                [][]string
+		want                   string
+	}{
+		{name: "lines", fields: "{codec: lines}", batches: [][]string{{"a", `{"b":1}`}, {"c"}},
+			want: "a\n{\"b\":1}\nc\n"},
+		{name: "json lines", fields: "{codec: json_lines}", batches: [][]string{{"a", `{"b":1}`}},
+			want: "\"a\"\n{\"b\":1}\n"},
+		{name: "envelope", fields: "{codec: envelope}", batches: [][]string{{"a"}},
+			want: "{\"key\":null,\"value\":\"a\",\"timestamp\":0}\n"},
+		{name: "append is the default", fields: "{}", existing: "old\n", batches: [][]string{{"new"}},
+			want: "old\nnew\n"},
+		{name: "truncate", fields: "{mode: truncate}", existing: "old\n", batches: [][]string{{"new"}},
+			want: "new\n"},
+		{name: "sync", fields: "{sync: true}", batches: [][]string{{"x"}, {"y"}},
+			want: "x\ny\n"},
+		{name: "empty batch", fields: "{}", batches: [][]string{{}},
+			want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "a", "b", "out.txt")
+			if tt.existing != "" {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(tt.existing), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			o := newOutput(t, strings.Replace(tt.fields, "{", "{path: "+path+", ", 1))
+			ctx := context.Background()
+			if err := o.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range tt.batches {
+				if err := o.Write(ctx, records(b...)); err != nil {
+					t.Fatal(err)
+				}
+				// Written means handed to the OS: readable before Close.
+			}
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Fatalf("file holds %q, want %q", got, tt.want)
+			}
+			if err := o.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := o.Close(ctx); err != nil {
+				t.Fatalf("second Close: %v", err)
+			}
+		})
+	}
+}
+
+func TestWriteErrors(t *testing.T) {
+	ctx := context.Background()
+	o := newOutput(t, "{path: /nonexistent-dir-for-test/x}")
+	if err := o.Write(ctx, records("a")); err == nil || err.Error() != "file output is not open" {
+		t.Fatalf("Write before Start: %v", err)
+	}
+	dir := t.TempDir()
+	blocker := filepath.Join(dir, "file")
+	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o = newOutput(t, "{path: "+filepath.Join(blocker, "out.txt")+"}")
+	if err := o.Start(ctx); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Fatalf("Start under a file: %v", err)
+	}
+	if _, err := os.Stat("/dev/full"); err == nil {
+		o = newOutput(t, "{path: /dev/full}")
+		if err := o.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer o.Close(ctx)
+		if err := o.Write(ctx, records("a")); err == nil || err.Error() != "/dev/full: write /dev/full: no space left on device" {
+			t.Fatalf("Write to /dev/full: %v", err)
+		}
+	}
+	r := engine.NewRecord(nil, engine.Text)
+	r.SetValue(func() {})
+	o = newOutput(t, "{path: "+filepath.Join(dir, "x")+"}")
+	if err := o.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close(ctx)
+	if err := o.Write(ctx, []*engine.Record{r}); err == nil || !strings.Contains(err.Error(), "value cannot be encoded as JSON") {
+		t.Fatalf("Write of an unencodable value: %v", err)
+	}
+}

@@ -1,0 +1,6 @@
+// Package encode turns records into the bytes the line-oriented outputs
+// (file, stdout) write: the codecs lines, json_lines and envelope, and the
+// codec field they share.
+//
+// It imports engine and config only.
+package encode

@@ -1,0 +1,198 @@
+package encode
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/pipelinehq/pipeline/config"
+	"github.com/pipelinehq/pipeline/engine"
+)
+
+// Codecs.
+const (
+	Lines     = "lines"
+	JSONLines = "json_lines"
+	Envelope  = "envelope"
+)
+
+// maxKeptBuffer is the largest buffer an encoder keeps between batches.
+const maxKeptBuffer = 8 << 20
+
+// CodecField is the codec field of the outputs that use this package.
+func CodecField() config.Field {
+	return config.String("codec", "How each record is written, one per line. "+
+		"lines: the value's bytes (text as is, structured values as JSON). "+
+		"json_lines: the value as a JSON document (text becomes a JSON string). "+
+		"envelope: a JSON object with key (a string or null), value (as in json_lines), headers (an object, omitted when there are none) and timestamp (milliseconds); it shows a dead-letter record's error headers.").
+		Default(Lines).Enum(Lines, JSONLines, Envelope).Example(JSONLines, Envelope)
+}
+
+// Encoder encodes batches of records with one codec into a buffer it reuses.
+// It is not safe for concurrent use.
+type Encoder struct {
+	codec string
+	buf   []byte
+}
+
+// New returns an encoder for a codec: one of Lines, JSONLines, Envelope.
+func New(codec string) (*Encoder, error) {
+	switch codec {
+	case Lines, JSONLines, Envelope:
+		return &Encoder{codec: codec}, nil
+	}
+	return nil, fmt.Errorf("unknown codec %q", codec)
+}
+
+// Encode returns the records encoded, one line each. The bytes are valid
+// until the next call.
+func (e *Encoder) Encode(records []*engine.Record) ([]byte, error) {
+	if cap(e.buf) > maxKeptBuffer {
+		e.buf = nil
+	}
+	buf := e.buf[:0]
+	var err error
+	for _, r := range records {
+		switch e.codec {
+		case Lines:
+			var b []byte
+			if b, err = r.Bytes(); err == nil {
+				buf = append(buf, b...)
+			}
+		case JSONLines:
+			buf, err = appendValue(buf, r, false)
+		case Envelope:
+			buf, err = appendEnvelope(buf, r)
+		}
+		if err != nil {
+			e.buf = buf
+			return nil, fmt.Errorf("%s: %w", r.Describe(), err)
+		}
+		buf = append(buf, '\n')
+	}
+	e.buf = buf
+	return buf, nil
+}
+
+// appendValue appends the value as one line of JSON: JSON values as they are
+// (compacted when they span lines), text as a JSON string. A value held as
+// JSON bytes that is not valid JSON is written as a string when validate is
+// set, or when it spans lines; otherwise it is copied unchecked (the hot path).
+func appendValue(buf []byte, r *engine.Record, validate bool) ([]byte, error) {
+	b, err := r.Bytes()
+	if err != nil {
+		return buf, err
+	}
+	if !r.IsJSON() || (validate && !json.Valid(b)) {
+		return AppendString(buf, b), nil
+	}
+	if len(b) == 0 {
+		return append(buf, "null"...), nil
+	}
+	if bytes.IndexByte(b, '\n') >= 0 {
+		out := bytes.NewBuffer(buf)
+		if err := json.Compact(out, b); err != nil {
+			// Not JSON after all: keep the line a line, and the data.
+			return AppendString(buf, b), nil
+		}
+		return out.Bytes(), nil
+	}
+	return append(buf, b...), nil
+}
+
+func appendEnvelope(buf []byte, r *engine.Record) ([]byte, error) {
+	buf = append(buf, `{"key":`...)
+	if r.Key == nil {
+		buf = append(buf, "null"...)
+	} else {
+		buf = AppendString(buf, r.Key)
+	}
+	buf = append(buf, `,"value":`...)
+	buf, err := appendValue(buf, r, true)
+	if err != nil {
+		return buf, err
+	}
+	if len(r.Headers) > 0 {
+		buf = append(buf, `,"headers":{`...)
+		first := true
+		for i, h := range r.Headers {
+			if repeatedLater(r.Headers, i) {
+				continue // a repeated key shows its last value
+			}
+			if !first {
+				buf = append(buf, ',')
+			}
+			first = false
+			buf = AppendString(buf, []byte(h.Key))
+			buf = append(buf, ':')
+			buf = AppendString(buf, h.Value)
+		}
+		buf = append(buf, '}')
+	}
+	buf = append(buf, `,"timestamp":`...)
+	buf = strconv.AppendInt(buf, r.Timestamp, 10)
+	return append(buf, '}'), nil
+}
+
+func repeatedLater(hs []engine.Header, i int) bool {
+	for _, h := range hs[i+1:] {
+		if h.Key == hs[i].Key {
+			return true
+		}
+	}
+	return false
+}
+
+const hex = "0123456789abcdef"
+
+// AppendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD, as
+// encoding/json does; HTML characters are not escaped.
+func AppendString(buf, s []byte) []byte {
+	buf = append(buf, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			buf = append(buf, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				buf = append(buf, '\\', c)
+			case '\n':
+				buf = append(buf, '\\', 'n')
+			case '\r':
+				buf = append(buf, '\\', 'r')
+			case '\t':
+				buf = append(buf, '\\', 't')
+			default:
+				buf = append(buf, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	buf = append(buf, s[start:]...)
+	return append(buf, '"')
+}

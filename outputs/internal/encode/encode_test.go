@@ -1,0 +1,149 @@
+package encode
+
+import (
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/pipelinehq/pipeline/engine"
+)
+
+type recSpec struct {
+	value   string
+	json    bool // value bytes are JSON
+	decoded any  // when set, the value is this decoded value
+	key     []byte
+	headers []engine.Header
+	ts      int64
+}
+
+func (s recSpec) record() *engine.Record {
+	format := engine.Text
+	if s.json {
+		format = engine.JSON
+	}
+	r := engine.NewRecord([]byte(s.value), format)
+	if s.decoded != nil {
+		r.SetValue(s.decoded)
+	}
+	r.Key, r.Headers, r.Timestamp = s.key, s.headers, s.ts
+	return r
+}
+
+func TestEncode(t *testing.T) {
+	hdr := func(kv ...string) []engine.Header {
+		var hs []engine.Header
+		for i := 0; i < len(kv); i += 2 {
+			hs = append(hs, engine.Header{Key: kv[i], Value: []byte(kv[i+1])})
+		}
+		return hs
+	}
+	tests := []struct {
+		name                       string
+		rec                        recSpec
+		lines, jsonLines, envelope string
+	}{
+		{name: "text", rec: recSpec{value: `say "hi"`, ts: 5},
+			lines: `say "hi"`, jsonLines: `"say \"hi\""`, envelope: `{"key":null,"value":"say \"hi\"","timestamp":5}`},
+		{name: "json bytes", rec: recSpec{value: `{"a": [1, 2]}`, json: true},
+			lines: `{"a": [1, 2]}`, jsonLines: `{"a": [1, 2]}`, envelope: `{"key":null,"value":{"a": [1, 2]},"timestamp":0}`},
+		{name: "json over lines is compacted", rec: recSpec{value: "{\n  \"a\": 1\n}", json: true},
+			lines: "{\n  \"a\": 1\n}", jsonLines: `{"a":1}`, envelope: `{"key":null,"value":{"a":1},"timestamp":0}`},
+		{name: "invalid json", rec: recSpec{value: `{oops`, json: true},
+			lines: `{oops`, jsonLines: `{oops`, envelope: `{"key":null,"value":"{oops","timestamp":0}`},
+		{name: "invalid json over lines", rec: recSpec{value: "{oops\n}", json: true},
+			lines: "{oops\n}", jsonLines: `"{oops\n}"`, envelope: `{"key":null,"value":"{oops\n}","timestamp":0}`},
+		{name: "decoded map", rec: recSpec{decoded: map[string]any{"b": 1, "a": "x"}},
+			lines: `{"a":"x","b":1}`, jsonLines: `{"a":"x","b":1}`, envelope: `{"key":null,"value":{"a":"x","b":1},"timestamp":0}`},
+		{name: "decoded string", rec: recSpec{decoded: "plain"},
+			lines: `plain`, jsonLines: `"plain"`, envelope: `{"key":null,"value":"plain","timestamp":0}`},
+		{name: "decoded number", rec: recSpec{decoded: 42},
+			lines: `42`, jsonLines: `42`, envelope: `{"key":null,"value":42,"timestamp":0}`},
+		{name: "key and headers", rec: recSpec{value: "v", key: []byte("k1"), headers: hdr("error", "boom\n", "n", "1"), ts: 1700000000000},
+			lines: "v", jsonLines: `"v"`, envelope: `{"key":"k1","value":"v","headers":{"error":"boom\n","n":"1"},"timestamp":1700000000000}`},
+		{name: "empty key, repeated header", rec: recSpec{value: "v", key: []byte{}, headers: hdr("a", "1", "b", "2", "a", "3")},
+			lines: "v", jsonLines: `"v"`, envelope: `{"key":"","value":"v","headers":{"b":"2","a":"3"},"timestamp":0}`},
+		{name: "escapes", rec: recSpec{value: "tab\t<&>\x01\u2028é\xff"},
+			lines: "tab\t<&>\x01\u2028é\xff", jsonLines: `"tab\t<&>\u0001\u2028é\ufffd"`, envelope: `{"key":null,"value":"tab\t<&>\u0001\u2028é\ufffd","timestamp":0}`},
+	}
+	for _, tt := range tests {
+		for codec, want := range map[string]string{Lines: tt.lines, JSONLines: tt.jsonLines, Envelope: tt.envelope} {
+			enc, err := New(codec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := enc.Encode([]*engine.Record{tt.rec.record()})
+			if err != nil {
+				t.Fatalf("%s/%s: %v", tt.name, codec, err)
+			}
+			if string(got) != want+"\n" {
+				t.Errorf("%s/%s:\ngot  %s\nwant %s", tt.name, codec, got, want)
+			}
+			if codec != Lines && !json.Valid(got) && tt.name != "invalid json" {
+				t.Errorf("%s/%s: not valid JSON: %s", tt.name, codec, got)
+			}
+		}
+	}
+}
+
+func TestEncodeBatchReusesBuffer(t *testing.T) {
+	enc, _ := New(Lines)
+	recs := []*engine.Record{engine.NewRecord([]byte("a"), engine.Text), engine.NewRecord([]byte("bc"), engine.Text)}
+	got, err := enc.Encode(recs)
+	if err != nil || string(got) != "a\nbc\n" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	if got, _ := enc.Encode(recs[1:]); string(got) != "bc\n" {
+		t.Fatalf("second batch: %q", got)
+	}
+	if got, _ := enc.Encode(nil); len(got) != 0 {
+		t.Fatalf("empty batch: %q", got)
+	}
+	for _, codec := range []string{Lines, JSONLines} {
+		enc, _ := New(codec)
+		allocs := testing.AllocsPerRun(100, func() {
+			if _, err := enc.Encode(recs); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if codec == Lines && allocs != 0 {
+			t.Errorf("%s: %v allocations per batch, want 0", codec, allocs)
+		}
+	}
+}
+
+func TestEncodeError(t *testing.T) {
+	r := engine.NewRecord(nil, engine.Text)
+	r.SetValue(map[string]any{"x": math.NaN()})
+	r.Source = &engine.Source{Partition: "p"}
+	r.Offset = 7
+	for _, codec := range []string{Lines, JSONLines, Envelope} {
+		enc, _ := New(codec)
+		_, err := enc.Encode([]*engine.Record{engine.NewRecord([]byte("ok"), engine.Text), r})
+		if err == nil || !strings.HasPrefix(err.Error(), "record at p:7: value cannot be encoded as JSON") {
+			t.Errorf("%s: error %v", codec, err)
+		}
+	}
+	if _, err := New("xml"); err == nil || err.Error() != `unknown codec "xml"` {
+		t.Errorf("New(xml): %v", err)
+	}
+}
+
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", "\"\\/\b\f\n\r\t", "\x00\x1f\x7f", "é漢字🙂", "\xff\xfe", "a\xc3", "\u2028\u2029", "<script>&"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := AppendString(nil, []byte(s))
+		var back, want string
+		if err := json.Unmarshal(got, &back); err != nil {
+			t.Fatalf("AppendString(%q) = %s: %v", s, got, err)
+		}
+		ref, _ := json.Marshal(s)
+		_ = json.Unmarshal(ref, &want)
+		if back != want {
+			t.Fatalf("AppendString(%q) decodes to %q, encoding/json to %q", s, back, want)
+		}
+	})
+}

@@ -1,0 +1,56 @@
+package stdout
+
+import (
+	"context"
+	"io"
+	"os"
+
+	"github.com/pipelinehq/pipeline/config"
+	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/outputs/internal/encode"
+)
+
+// Plugin is the stdout output type.
+func Plugin() engine.OutputPlugin {
+	return engine.OutputPlugin{
+		Spec: config.Spec{
+			Name:        "stdout",
+			Summary:     "Writes records to standard output, one line each.",
+			Description: "Each batch is written with one unbuffered write call.",
+			Fields:      []config.Field{encode.CodecField()},
+			Example: `output:
+  stdout:
+    codec: json_lines`,
+		},
+		New: func(conf *config.Parsed, res *engine.Resources) (engine.Output, error) {
+			return newOutput(conf, os.Stdout)
+		},
+	}
+}
+
+// Output is a running stdout output.
+type Output struct {
+	w   io.Writer
+	enc *encode.Encoder
+}
+
+func newOutput(conf *config.Parsed, w io.Writer) (*Output, error) {
+	enc, err := encode.New(conf.String("codec"))
+	if err != nil {
+		return nil, conf.Errorf("codec", "%v", err)
+	}
+	return &Output{w: w, enc: enc}, nil
+}
+
+// Write writes the records with one write call.
+func (o *Output) Write(_ context.Context, records []*engine.Record) error {
+	buf, err := o.enc.Encode(records)
+	if err != nil || len(buf) == 0 {
+		return err
+	}
+	_, err = o.w.Write(buf)
+	return err
+}
+
+// Close does nothing: standard output stays open for the process.
+func (o *Output) Close(context.Context) error { return nil }
