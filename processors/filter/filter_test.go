@@ -54,9 +54,9 @@ func TestFilter(t *testing.T) {
 			procs: `- filter: 'value.ok'`,
 			want:  []string{`{"ok":true}`},
 			failed: []proctest.Failed{
-				{Value: `{"ok":"yes"}`, Error: "value.ok: invalid operation: bool(string) (1:1)"},
+				{Value: `{"ok":"yes"}`, Error: "value.ok: invalid operation: bool(string) (column 1)"},
 				{Value: `{`, Error: "value is not valid JSON: unexpected end of JSON input"},
-				{Value: `{"ok":1}`, Error: "value.ok: invalid operation: bool(float64) (1:1)"},
+				{Value: `{"ok":1}`, Error: "value.ok: invalid operation: bool(float64) (column 1)"},
 			},
 		},
 		{
@@ -64,7 +64,7 @@ func TestFilter(t *testing.T) {
 			in:     [][]*engine.Record{proctest.JSON(`{"n":"x"}`, `{"n":2}`)},
 			procs:  `- filter: 'value.n > 1'`,
 			want:   []string{`{"n":2}`},
-			failed: []proctest.Failed{{Value: `{"n":"x"}`, Error: "value.n > 1: invalid operation: string > int (1:9)"}},
+			failed: []proctest.Failed{{Value: `{"n":"x"}`, Error: "value.n > 1: invalid operation: string > int (column 9)"}},
 		},
 	}
 	for _, tt := range tests {

@@ -74,7 +74,7 @@ func TestFlatMap(t *testing.T) {
 			procs: `- flat_map: '1..value.n'`,
 			want:  outs("1", "2"),
 			failed: []proctest.Failed{
-				{Value: `{"n":"x"}`, Error: "1..value.n: invalid operation: int(string) (1:2)"},
+				{Value: `{"n":"x"}`, Error: "1..value.n: invalid operation: int(string) (column 2)"},
 				{Value: `nope`, Error: "value is not valid JSON: invalid character 'o' in literal null (expecting 'u')"},
 			},
 		},

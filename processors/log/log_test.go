@@ -97,9 +97,9 @@ func TestLog(t *testing.T) {
 			in:   proctest.JSON(`{"n":"x"}`, `{"n":1}`, `nope`),
 			want: []map[string]any{
 				{"level": "WARN", "msg": "log: expression failed; the record passes on", "field": "fields.bad", "record": "record",
-					"error": "value.n * 2: invalid operation: string * int (1:9)"},
+					"error": "value.n * 2: invalid operation: string * int (column 9)"},
 				{"level": "WARN", "msg": "log: expression failed; the record passes on", "field": "message", "record": "record",
-					"error": `"n=" + string(value.n + 1): invalid operation: string + int (1:23)`},
+					"error": `"n=" + string(value.n + 1): invalid operation: string + int (column 23)`},
 				{"level": "INFO", "msg": "n=2", "bad": 2.0, "good": "yes"},
 				{"level": "WARN", "msg": "log: expression failed; the record passes on", "field": "fields.bad", "record": "record",
 					"error": "value is not valid JSON: invalid character 'o' in literal null (expecting 'u')"},
@@ -154,7 +154,7 @@ func TestLogInPipeline(t *testing.T) {
 	proctest.Equal(t, "log", got, []map[string]any{
 		{"level": "INFO", "msg": "a is 2", "component": "pipeline.processors.0", "label": "log"},
 		{"level": "WARN", "msg": "log: expression failed; the record passes on", "component": "pipeline.processors.0", "label": "log",
-			"field": "message", "record": "record at p:1", "error": `"a is " + string(value.a + 1): invalid operation: string + int (1:26)`},
+			"field": "message", "record": "record at p:1", "error": `"a is " + string(value.a + 1): invalid operation: string + int (column 26)`},
 	})
 }
 

@@ -237,13 +237,13 @@ func TestMap(t *testing.T) {
 				{Key: "k", Value: `{"d":2,"n":1}`, Headers: []string{"h=1"}, Timestamp: 5},
 				{Key: "k", Value: `{"d":4,"n":2}`, Headers: []string{"h=1"}, Timestamp: 5},
 			},
-			failed: []proctest.Failed{{Value: `{"n":"x"}`, Error: "set d: value.n * 2: invalid operation: string * int (1:9)"}},
+			failed: []proctest.Failed{{Value: `{"n":"x"}`, Error: "set d: value.n * 2: invalid operation: string * int (column 9)"}},
 		},
 		{
 			name:   "errors name the field",
 			in:     proctest.JSON(`{"a":1}`),
 			procs:  `- map: { headers: { h: 'value.a.b.c()' } }`,
-			failed: []proctest.Failed{{Value: `{"a":1}`, Error: "headers h: value.a.b.c(): cannot fetch b from float64 (1:9)"}},
+			failed: []proctest.Failed{{Value: `{"a":1}`, Error: "headers h: value.a.b.c(): cannot fetch b from float64 (column 9)"}},
 		},
 		{
 			name:   "value that is not valid JSON fails",
@@ -290,7 +290,7 @@ func TestMapAcrossBatches(t *testing.T) {
 	h := proctest.New(proctest.JSON(`{"a":1}`, `{"a":"x"}`), proctest.JSON(`{"a":2}`), proctest.JSON(`{"a":3}`, `{"a":4}`))
 	h.MustRun(t, proctest.Pipeline(`- map: { value: 'value.a + 1' }`))
 	proctest.Equal(t, "values", h.Values("collect"), []string{"2", "3", "4", "5"})
-	proctest.Equal(t, "failed", h.Failures(t, step), []proctest.Failed{{Value: `{"a":"x"}`, Error: `value: value.a + 1: invalid operation: string + int (1:9)`}})
+	proctest.Equal(t, "failed", h.Failures(t, step), []proctest.Failed{{Value: `{"a":"x"}`, Error: `value: value.a + 1: invalid operation: string + int (column 9)`}})
 }
 
 func TestMapStopsWithoutDeadLetter(t *testing.T) {
