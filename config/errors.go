@@ -16,14 +16,10 @@ type Pos struct {
 
 func (p Pos) String() string {
 	if p.Line == 0 {
-		// Only values given with --set have no place in a file.
-		switch {
-		case p.File == "":
+		if p.File == "" {
 			return "<config>"
-		case strings.HasPrefix(p.File, "--set "):
-			return p.File
 		}
-		return p.File + " (--set)"
+		return p.File
 	}
 	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
 }

@@ -289,7 +289,12 @@ func (p *Parsed) exprSource(text string, n *yaml.Node, path string) ExprSource {
 }
 
 func (p *Parsed) errorAt(n *yaml.Node, path, format string, args ...any) *Error {
-	return &Error{Pos: Pos{File: p.file, Line: n.Line, Col: n.Column}, Path: path, Msg: fmt.Sprintf(format, args...)}
+	file := p.file
+	if n.Line == 0 && n.Kind != 0 {
+		// Only nodes given with --set have no place in the file.
+		file += " (--set)"
+	}
+	return &Error{Pos: Pos{File: file, Line: n.Line, Col: n.Column}, Path: path, Msg: fmt.Sprintf(format, args...)}
 }
 
 func isNull(n *yaml.Node) bool {

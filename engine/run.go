@@ -328,7 +328,10 @@ func (r *runner) dispatch(b *Batch, ack *batchAck) {
 		if p.Settings.OnError != OnErrorDeadLetter {
 			f := b.outcome.failures[0]
 			err := fmt.Errorf("%s: %s: %v", f.Component, f.Record.Describe(), f.Err)
-			if n := len(b.outcome.failures); n > 1 {
+			switch n := len(b.outcome.failures); {
+			case n == 2:
+				err = fmt.Errorf("%w (and 1 more failed record in the same batch)", err)
+			case n > 2:
 				err = fmt.Errorf("%w (and %d more failed records in the same batch)", err, n-1)
 			}
 			ack.done(err)
