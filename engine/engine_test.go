@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -423,5 +424,32 @@ max_in_flight: many
 	}
 	if got := strings.Split(err.Error(), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestNoGoroutineOutlivesRun(t *testing.T) {
+	before := runtime.NumGoroutine()
+	for _, blocking := range []bool{false, true} {
+		f := newFixture(&testInput{batches: [][]string{{`1`}, {`2`}, {`3`}}, blockLast: blocking})
+		p := f.build(t, "input: {scripted: {}}\noutput: {collect: {name: main}}\ncommit_interval: 1ms\n")
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			for len(f.outs["main"].values()) < 3 {
+				time.Sleep(time.Millisecond)
+			}
+			cancel()
+		}()
+		if err := p.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines before, %d after:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
