@@ -117,6 +117,11 @@ func (r *runner) run(ctx context.Context) error {
 	r.stopRead = stopRead
 	defer stopRead()
 
+	// The checkpoint table exists before anything that reads it starts.
+	r.points = make([]*checkpoints, len(p.inputs))
+	for i := range p.inputs {
+		r.points[i] = &checkpoints{parts: map[string]*partitionCheckpoints{}}
+	}
 	commitCtx, stopCommits := context.WithCancel(context.WithoutCancel(ctx))
 	commitsDone := make(chan struct{})
 	go func() {
@@ -126,9 +131,7 @@ func (r *runner) run(ctx context.Context) error {
 
 	var readers, tasks sync.WaitGroup
 	var ended atomic.Int32 // inputs that reached their end
-	r.points = make([]*checkpoints, len(p.inputs))
 	for i, in := range p.inputs {
-		r.points[i] = &checkpoints{parts: map[string]*partitionCheckpoints{}}
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
