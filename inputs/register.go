@@ -4,6 +4,7 @@ import (
 	"github.com/pipelinehq/pipeline/engine"
 	"github.com/pipelinehq/pipeline/inputs/file"
 	"github.com/pipelinehq/pipeline/inputs/generate"
+	"github.com/pipelinehq/pipeline/inputs/nexmark"
 	"github.com/pipelinehq/pipeline/inputs/stdin"
 )
 
@@ -11,5 +12,6 @@ import (
 func Register(r *engine.Registry) {
 	r.AddInput(file.Plugin())
 	r.AddInput(generate.Plugin())
+	r.AddInput(nexmark.Plugin())
 	r.AddInput(stdin.Plugin())
 }
