@@ -44,6 +44,16 @@ type ExprSource struct {
 	block  bool
 }
 
+// Sub is a part of the expression: text starting offset bytes into it, so
+// that errors inside the part point at the right column.
+func (e ExprSource) Sub(offset int, text string) ExprSource {
+	e.Text = text
+	if !e.block {
+		e.quoted += offset
+	}
+	return e
+}
+
 // Pos is where the expression's node starts.
 func (e ExprSource) Pos() Pos { return e.pos }
 

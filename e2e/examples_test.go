@@ -12,8 +12,10 @@ import (
 // exampleChecks runs every example in pipelines/ and checks what it wrote.
 // A new example without an entry here fails TestEveryExampleIsRun.
 var exampleChecks = map[string]func(t *testing.T, file string){
-	"orders.yaml":    checkOrdersExample,
-	"heartbeat.yaml": checkHeartbeatExample,
+	"orders.yaml":        checkOrdersExample,
+	"heartbeat.yaml":     checkHeartbeatExample,
+	"wordcount.yaml":     checkWordcountExample,
+	"text-analysis.yaml": checkTextAnalysisExample,
 }
 
 func TestEveryExampleIsRun(t *testing.T) {

@@ -4,7 +4,11 @@ package engine
 // input batch, and the routes and failures found while processing them.
 type Batch struct {
 	Records []*Record
-	outcome *outcome
+	// Partition is the input partition the records came from; stateful
+	// processors keep one state shard per partition. Empty for records
+	// released at the end of input.
+	Partition string
+	outcome   *outcome
 	// step is the path of the processor running, so failures name it.
 	step string
 }
@@ -48,5 +52,5 @@ func (b *Batch) Route(out OutputRef, r *Record) {
 // Derive makes a batch of other records that shares this batch's routes and
 // failures, for running a nested processor list (a branch case).
 func (b *Batch) Derive(records []*Record) *Batch {
-	return &Batch{Records: records, outcome: b.outcome, step: b.step}
+	return &Batch{Records: records, Partition: b.Partition, outcome: b.outcome, step: b.step}
 }

@@ -25,6 +25,7 @@ type Pipeline struct {
 	deadLetter int           // -1: none
 	log        *slog.Logger
 	metrics    *Metrics
+	state      *pipelineState
 }
 
 type inputNode struct {
@@ -100,6 +101,7 @@ type builder struct {
 	outputs     []*outputNode
 	outputNames map[string]int
 	labels      map[string]string // label → path, to keep labels unique
+	state       *pipelineState
 }
 
 // Build turns a loaded config into a pipeline. It starts nothing; every
@@ -117,6 +119,12 @@ func Build(doc *config.Document, reg *Registry, opts BuildOptions) (*Pipeline, e
 	b.errs = append(b.errs, errs...)
 	name := strings.TrimSuffix(filepath.Base(doc.File), filepath.Ext(doc.File))
 	p := &Pipeline{Settings: settingsFrom(root, name), mainOutput: -1, deadLetter: -1, log: opts.Logger, metrics: opts.Metrics}
+	stateConf := root.Object("state")
+	b.state = &pipelineState{dir: stateConf.String("dir"), cacheBytes: stateConf.ByteSize("cache_size"), stores: map[string]string{}}
+	if b.state.dir == "" {
+		b.state.dir = defaultStateDir(p.Settings.Name)
+	}
+	p.state = b.state
 
 	// Outputs first, so that branch routes can resolve their names.
 	if n := root.Node("output"); n != nil {

@@ -47,6 +47,14 @@ type Committer interface {
 	Commit(ctx context.Context, checkpoints []Checkpoint) error
 }
 
+// Resumer is an input that can start from positions the engine committed
+// earlier (for stateful pipelines, whose state matches those positions).
+// Resume is called before Start with the last committed position of each
+// partition; partitions not listed start from the beginning.
+type Resumer interface {
+	Resume(checkpoints []Checkpoint) error
+}
+
 // Processor transforms a batch in place: it rewrites b.Records, and reports
 // records it cannot handle with b.Fail. An error return stops the pipeline.
 type Processor interface {

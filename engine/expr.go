@@ -25,6 +25,8 @@ type env struct {
 	Headers   map[string]string `expr:"headers"`
 	Timestamp int64             `expr:"timestamp"`
 	Meta      map[string]any    `expr:"meta"`
+	// Acc is a reducer's accumulated value, seen only by reduce expressions.
+	Acc any `expr:"acc"`
 }
 
 // usage is the set of record variables an expression reads.
@@ -98,11 +100,18 @@ func (c *identCollector) Visit(node *ast.Node) {
 
 // Eval runs the expression against a record.
 func (e *Expr) Eval(r *Record) (any, error) {
+	return e.EvalWithAcc(r, nil)
+}
+
+// EvalWithAcc runs the expression against a record with `acc` bound to a
+// reducer's accumulated value.
+func (e *Expr) EvalWithAcc(r *Record, acc any) (any, error) {
 	st := e.states.Get().(*evalState)
 	defer e.states.Put(st)
 	if err := e.fill(&st.env, r); err != nil {
 		return nil, err
 	}
+	st.env.Acc = acc
 	out, err := st.machine.Run(e.program, &st.env)
 	st.env = env{}
 	if err != nil {

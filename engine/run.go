@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -48,7 +49,15 @@ type runner struct {
 
 	fatalOnce sync.Once
 	fatalErr  error
+	failed    atomic.Bool // a fatal error happened: state must not be committed
 	stopRead  context.CancelFunc
+
+	// intake is held (shared) while a read batch is handed to its task, and
+	// exclusively by a stateful commit, which then waits for every batch in
+	// flight: the state it commits is exactly that of the positions it
+	// commits.
+	intake    sync.RWMutex
+	commitNow chan struct{}
 
 	read, written atomic.Int64
 }
@@ -85,6 +94,7 @@ func (a *batchAck) done(err error) {
 func (r *runner) fail(err error) {
 	r.fatalOnce.Do(func() {
 		r.fatalErr = err
+		r.failed.Store(true)
 		r.p.log.Error("pipeline failed; stopping", "error", err)
 		r.stopRead()
 	})
@@ -92,6 +102,22 @@ func (r *runner) fail(err error) {
 
 func (r *runner) run(ctx context.Context) error {
 	p := r.p
+	r.commitNow = make(chan struct{}, 1)
+	// The checkpoint table exists before anything that reads it starts.
+	r.points = make([]*checkpoints, len(p.inputs))
+	for i := range p.inputs {
+		r.points[i] = &checkpoints{parts: map[string]*partitionCheckpoints{}}
+	}
+	if p.state.stateful() {
+		if err := r.openState(); err != nil {
+			return err
+		}
+		defer func() {
+			if err := p.state.db.Close(); err != nil {
+				p.log.Warn("closing state", "error", err)
+			}
+		}()
+	}
 	// Sinks start first, sources last, so nothing read waits for a sink.
 	started, err := r.start(ctx)
 	if err != nil {
@@ -117,11 +143,6 @@ func (r *runner) run(ctx context.Context) error {
 	r.stopRead = stopRead
 	defer stopRead()
 
-	// The checkpoint table exists before anything that reads it starts.
-	r.points = make([]*checkpoints, len(p.inputs))
-	for i := range p.inputs {
-		r.points[i] = &checkpoints{parts: map[string]*partitionCheckpoints{}}
-	}
 	commitCtx, stopCommits := context.WithCancel(context.WithoutCancel(ctx))
 	commitsDone := make(chan struct{})
 	go func() {
@@ -131,6 +152,7 @@ func (r *runner) run(ctx context.Context) error {
 
 	var readers, tasks sync.WaitGroup
 	var ended atomic.Int32 // inputs that reached their end
+	started.reading = true
 	for i, in := range p.inputs {
 		readers.Add(1)
 		go func() {
@@ -186,6 +208,7 @@ func (r *runner) run(ctx context.Context) error {
 type startedSet struct {
 	outputs, inputs int
 	chain           bool
+	reading         bool
 }
 
 func (r *runner) start(ctx context.Context) (startedSet, error) {
@@ -228,7 +251,7 @@ func (r *runner) closeAll(s startedSet) error {
 			errs = append(errs, fmt.Errorf("%s: close: %w", out.path, err))
 		}
 	}
-	if r.points == nil { // never ran: inputs were started but not read
+	if !s.reading { // readers close their inputs; without readers, close them here
 		for _, in := range r.p.inputs[:s.inputs] {
 			errs = append(errs, in.input.Close(ctx))
 		}
@@ -274,6 +297,7 @@ func (r *runner) readLoop(ctx context.Context, in *inputNode, points *checkpoint
 		in.metrics.observe(start, 0, len(batch.Records), 0)
 		in.metrics.received.Add(float64(len(batch.Records)))
 		r.read.Add(int64(len(batch.Records)))
+		r.intake.RLock()
 		r.inFlight.Add(1)
 		r.p.metrics.inFlight.Inc()
 		ack := &batchAck{r: r, entry: points.track(batch.Partition, batch.Position)}
@@ -286,26 +310,29 @@ func (r *runner) readLoop(ctx context.Context, in *inputNode, points *checkpoint
 			go func() {
 				defer tasks.Done()
 				for item := range ch {
-					r.process(ctx, item.records, item.ack)
+					r.process(ctx, item, item.ack)
 				}
 			}()
 		}
-		ch <- taskItem{records: batch.Records, ack: ack}
+		ch <- taskItem{partition: batch.Partition, records: batch.Records, ack: ack}
+		r.intake.RUnlock()
 	}
 }
 
 type taskItem struct {
-	records []*Record
-	ack     *batchAck
+	partition string
+	records   []*Record
+	ack       *batchAck
 }
 
 // process runs the chain over one input batch and sends its records to the
 // outputs they were routed to. The batch's ack resolves after the last write.
-func (r *runner) process(ctx context.Context, records []*Record, ack *batchAck) {
-	for i, rec := range records {
+func (r *runner) process(ctx context.Context, item taskItem, ack *batchAck) {
+	for i, rec := range item.records {
 		rec.seq = int32(i)
 	}
-	b := newBatch(records, len(r.p.outputs))
+	b := newBatch(item.records, len(r.p.outputs))
+	b.Partition = item.partition
 	// A stop request must not cut a batch in half: processing uses a context
 	// that is not cancelled by it.
 	if err := r.p.chain.Process(context.WithoutCancel(ctx), b); err != nil {
@@ -314,6 +341,12 @@ func (r *runner) process(ctx context.Context, records []*Record, ack *batchAck) 
 		return
 	}
 	r.dispatch(b, ack)
+	if r.p.state.db != nil && r.p.state.db.CacheFull() {
+		select {
+		case r.commitNow <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func (r *runner) dispatch(b *Batch, ack *batchAck) {
@@ -382,6 +415,8 @@ func deadLetterRecord(f Failure) *Record {
 func (r *runner) flushAtEnd(ctx context.Context) {
 	b := newBatch(nil, len(r.p.outputs))
 	r.slots <- struct{}{}
+	r.intake.RLock()
+	defer r.intake.RUnlock()
 	r.inFlight.Add(1)
 	r.p.metrics.inFlight.Inc()
 	ack := &batchAck{r: r}
@@ -442,15 +477,21 @@ func (r *runner) commitLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := r.commitAll(ctx); err != nil {
-				r.p.log.Warn("commit failed; will retry", "error", err)
-			}
+		case <-r.commitNow:
+		}
+		if err := r.commitAll(ctx); err != nil {
+			r.p.log.Warn("commit failed; will retry", "error", err)
 		}
 	}
 }
 
 // commitAll hands each input the positions below which everything is done.
 func (r *runner) commitAll(ctx context.Context) error {
+	if r.p.state.db != nil {
+		if err := r.commitState(); err != nil {
+			return err
+		}
+	}
 	var errs []error
 	for i, in := range r.p.inputs {
 		c, ok := in.input.(Committer)
@@ -539,4 +580,91 @@ func (c *checkpoints) markCommitted(points []Checkpoint) {
 	for _, cp := range points {
 		c.parts[cp.Partition].committed = cp.Position
 	}
+}
+
+// openState opens the state database and tells each resumable input where
+// the last commit left it.
+func (r *runner) openState() error {
+	st := r.p.state
+	if err := st.open(); err != nil {
+		return err
+	}
+	for i, in := range r.p.inputs {
+		resumer, ok := in.input.(Resumer)
+		if !ok {
+			continue
+		}
+		raw, found, err := st.db.Meta(positionsKey(in.path))
+		if err != nil {
+			return fmt.Errorf("%s: reading committed positions: %w", in.path, err)
+		}
+		if !found {
+			continue
+		}
+		var points []Checkpoint
+		if err := json.Unmarshal(raw, &points); err != nil {
+			return fmt.Errorf("%s: committed positions are corrupt: %w", in.path, err)
+		}
+		if err := resumer.Resume(points); err != nil {
+			return fmt.Errorf("%s: resume: %w", in.path, err)
+		}
+		// A partition with nothing new to read keeps its position in the
+		// next commit.
+		r.points[i].seed(points)
+		r.p.log.Info("resuming from committed positions", "input", in.path, "positions", points)
+	}
+	return nil
+}
+
+// commitState stops intake, waits until every batch read so far is written,
+// and commits the state and the input positions together.
+func (r *runner) commitState() error {
+	r.intake.Lock()
+	defer r.intake.Unlock()
+	r.inFlight.Wait()
+	if r.failed.Load() {
+		// The state may hold changes of records whose writes failed; the
+		// restart re-reads them from the last good commit instead.
+		return nil
+	}
+	meta := map[string][]byte{}
+	for i, in := range r.p.inputs {
+		points := r.points[i].all()
+		if len(points) == 0 {
+			continue
+		}
+		raw, err := json.Marshal(points)
+		if err != nil {
+			return err
+		}
+		meta[positionsKey(in.path)] = raw
+	}
+	if err := r.p.state.db.Commit(meta); err != nil {
+		return fmt.Errorf("committing state: %w", err)
+	}
+	return nil
+}
+
+func positionsKey(inputPath string) string { return "positions/" + inputPath }
+
+func (c *checkpoints) seed(points []Checkpoint) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, cp := range points {
+		c.parts[cp.Partition] = &partitionCheckpoints{owner: c, name: cp.Partition, resolved: cp.Position, committed: cp.Position}
+	}
+}
+
+// all is every partition's resolved position.
+func (c *checkpoints) all() []Checkpoint {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]Checkpoint, 0, len(c.parts))
+	for _, pc := range c.parts {
+		if pc.resolved != "" {
+			out = append(out, Checkpoint{Partition: pc.name, Position: pc.resolved})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Partition < out[j].Partition })
+	return out
 }

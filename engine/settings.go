@@ -46,6 +46,7 @@ func RootFields() []config.Field {
 		config.Duration("shutdown_timeout", "How long a stop may take to drain: records read are written and their positions committed. Past it, what is unwritten is abandoned uncommitted and the run fails.").Default("20s"),
 		config.Duration("commit_interval", "How often input positions of written records are committed.").Default("1s"),
 		config.Int("max_in_flight", "How many input batches may be read but not yet fully written; reading waits beyond it (backpressure).").Default(64),
+		stateFields(),
 		config.Object("output_retry", "How a failed output write is retried before the pipeline stops without committing its records.",
 			config.Int("max_retries", "Retries after the first failed attempt.").Default(5),
 			config.Duration("initial_backoff", "The wait before the first retry; it doubles with each retry.").Default("100ms"),

@@ -2,6 +2,7 @@ package processors
 
 import (
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/processors/aggregate"
 	"github.com/pipelinehq/pipeline/processors/branch"
 	"github.com/pipelinehq/pipeline/processors/filter"
 	"github.com/pipelinehq/pipeline/processors/flatmap"
@@ -11,6 +12,7 @@ import (
 
 // Register adds every built-in processor to r.
 func Register(r *engine.Registry) {
+	r.AddProcessor(aggregate.Plugin())
 	r.AddProcessor(branch.Plugin())
 	r.AddProcessor(filter.Plugin())
 	r.AddProcessor(flatmap.Plugin())

@@ -64,9 +64,10 @@ type Input struct {
 	label     string
 	conf      *config.Parsed
 
-	paths  []string // expanded at Start
-	next   int      // index in paths of the next file to open
-	cur    reader   // the file being read, nil between files
+	resume map[string]int64 // committed byte offset per path, from Resume
+	paths  []string         // expanded at Start
+	next   int              // index in paths of the next file to open
+	cur    reader           // the file being read, nil between files
 	closed bool
 }
 
@@ -171,6 +172,21 @@ func hasMeta(p string) bool {
 	return false
 }
 
+// Resume makes each listed file start at its committed byte offset. A file
+// that is now shorter than that was truncated or replaced, which Read
+// reports rather than guessing.
+func (in *Input) Resume(points []engine.Checkpoint) error {
+	in.resume = make(map[string]int64, len(points))
+	for _, cp := range points {
+		offset, err := strconv.ParseInt(cp.Position, 10, 64)
+		if err != nil || offset < 0 {
+			return fmt.Errorf("%s: committed position %q is not a byte offset", cp.Partition, cp.Position)
+		}
+		in.resume[cp.Partition] = offset
+	}
+	return nil
+}
+
 // Read returns the next batch of the current file, moving on to the next file
 // when one ends, and io.EOF after the last.
 func (in *Input) Read(ctx context.Context) (engine.InputBatch, error) {
@@ -187,7 +203,7 @@ func (in *Input) Read(ctx context.Context) (engine.InputBatch, error) {
 			}
 			path := in.paths[in.next]
 			in.next++
-			r, err := in.open(path, 0)
+			r, err := in.open(path, in.resume[path])
 			if err != nil {
 				return engine.InputBatch{}, err
 			}
@@ -233,6 +249,16 @@ func (in *Input) open(path string, offset int64) (reader, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
+	}
+	if offset > 0 {
+		st, err := f.Stat()
+		if err == nil && st.Size() < offset {
+			err = fmt.Errorf("%s: the file has %d bytes but its committed position is %d: it was truncated or replaced since the last run; remove the state directory to read it from the start", path, st.Size(), offset)
+		}
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
 	}
 	src := &engine.Source{Input: in.label, Partition: path, Meta: map[string]any{"path": path}}
 	if in.codec == codecCSV {

@@ -387,3 +387,47 @@ func BenchmarkReadJSONLines(b *testing.B) {
 		}
 	}
 }
+
+func TestResumeStartsAtCommittedOffsets(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.txt"), filepath.Join(dir, "b.txt")
+	writeFiles(t, map[string]string{a: "one\ntwo\nthree\n", b: "x\ny\n"})
+	in := newInput(t, fmt.Sprintf("paths: [%q, %q]", a, b))
+	if err := in.Resume([]engine.Checkpoint{{Partition: a, Position: "8"}, {Partition: b, Position: "4"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close(context.Background())
+	batch, err := in.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(batch.Records) != 1 || batch.Records[0].Offset != 3 || batch.Position != "14" {
+		t.Fatalf("resumed batch: %d records, first offset %d, position %s", len(batch.Records), batch.Records[0].Offset, batch.Position)
+	}
+	if v, _ := batch.Records[0].Value(); v != "three" {
+		t.Fatalf("resumed at %q, want line three", v)
+	}
+	if _, err := in.Read(context.Background()); !errors.Is(err, io.EOF) {
+		t.Fatalf("b.txt was fully read before; want EOF, got %v", err)
+	}
+}
+
+func TestResumePastTheEndIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.txt")
+	writeFiles(t, map[string]string{a: "short\n"})
+	in := newInput(t, fmt.Sprintf("paths: [%q]", a))
+	if err := in.Resume([]engine.Checkpoint{{Partition: a, Position: "100"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, err := in.Read(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "has 6 bytes but its committed position is 100") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -1,0 +1,574 @@
+package aggregate
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pipelinehq/pipeline/config"
+	"github.com/pipelinehq/pipeline/engine"
+)
+
+// Emit modes.
+const (
+	emitOnUpdate = "on_update"
+	emitOnClose  = "on_close"
+	emitAtEnd    = "at_end"
+)
+
+// Plugin is the aggregate processor.
+func Plugin() engine.ProcessorPlugin {
+	return engine.ProcessorPlugin{
+		Spec: config.Spec{
+			Name:    "aggregate",
+			Summary: "Groups records by key and folds them into counts, sums and other operations, as a running table or per event-time window.",
+			Description: "State is kept per input partition in the pipeline's state directory and committed together with the input positions, " +
+				"so a restarted pipeline neither counts a record twice nor misses one. Stream time is the highest event time seen per input " +
+				"partition (never the wall clock). Tumbling and hopping windows are epoch-aligned [start, end); sliding and session windows " +
+				"include both ends. A window closes once stream time passes its end plus grace (plus the gap, for sessions); records for a " +
+				"closed window are late (for sessions: a record more than gap + grace behind stream time; a session closes once stream time passes its end + 2×gap + grace, when no accepted record can bridge it any more): counted in pipeline_aggregate_late_records_total and dropped or failed to the dead-letter output. " +
+				"Each result is a JSON object: the key under key_field, window_start and window_end for windows, then every operation in order.",
+			Fields: []config.Field{
+				config.Expr("key", "The grouping key. Results carry it under key_field.").Required().Example("value.customer", "value"),
+				config.String("key_field", "The field of each result that holds the key.").Default("key").Example("word"),
+				config.ExprMap("ops", "Named operations, in the order they appear in results: count(), sum(x), min(x), max(x), avg(x), first(x) and last(x) (by event time), collect(x), and reduce(initial, merge) where merge sees the accumulated value as acc.").
+					Required().Example(map[string]any{"count": "count()", "revenue": "sum(value.price * value.qty)"}),
+				config.Object("window", "Event-time windows. Without it the aggregate is a running table of every key.",
+					config.String("type", "The kind of window.").Enum(tumbling, hopping, sliding, session).Example(tumbling),
+					config.Duration("size", "Window length (tumbling, hopping, sliding).").Example("10s"),
+					config.Duration("advance", "How far consecutive hopping windows start apart.").Example("2s"),
+					config.Duration("gap", "Session windows: the inactivity gap that ends a session.").Example("5m"),
+					config.Duration("grace", "How long after a window's end records are still accepted (out-of-order tolerance).").Default("0s"),
+				),
+				config.Expr("timestamp", "The event time of a record, in milliseconds since the epoch (a number, a time, or an RFC 3339 string). Defaults to the record's timestamp.").Example("value.date_time"),
+				config.String("emit", "When results are written: on_update for every change (a changelog), on_close once per key and window when it closes, at_end once everything is read (bounded inputs).").
+					Default(emitOnUpdate).Enum(emitOnUpdate, emitOnClose, emitAtEnd),
+				config.String("late", "What happens to a record that arrives after its window closed: drop it, or fail it to the pipeline's on_error handling (the dead-letter output).").
+					Default("drop").Enum("drop", "dead_letter"),
+			},
+			Example: `pipeline:
+  processors:
+    - aggregate:
+        key: value.auction
+        key_field: auction
+        ops: { bids: 'count()', top: 'max(value.price)' }
+        window: { type: tumbling, size: 10s, grace: 1s }
+        timestamp: value.date_time
+        emit: on_close`,
+		},
+		New: New,
+	}
+}
+
+// Aggregate is the aggregate processor.
+type Aggregate struct {
+	key       *engine.Expr
+	keyField  []byte // the key field name, JSON-encoded
+	ops       []*op
+	opNames   [][]byte // JSON-encoded
+	win       windowing
+	eventTime *engine.Expr
+	emit      string
+	failLate  bool
+
+	table   *engine.KeyValueState // running table: key → states
+	windows *engine.WindowState   // windowed: (key, start, end) → states
+	records *engine.KeyValueState // sliding: the records still inside an open window
+	clock   *engine.KeyValueState // stream time per partition
+
+	late prometheus.Counter
+
+	mu          sync.Mutex
+	streamTimes map[string]int64
+}
+
+// New builds an aggregate from its config.
+func New(conf *config.Parsed, res *engine.Resources) (engine.Processor, error) {
+	var errs config.Errors
+	collect := func(err error) {
+		if err != nil {
+			errs = append(errs, config.AsErrors(err)...)
+		}
+	}
+	a := &Aggregate{emit: conf.String("emit"), failLate: conf.String("late") == "dead_letter", streamTimes: map[string]int64{}}
+	var err error
+	a.key, err = engine.CompileExpr(conf.Expr("key"), engine.AnyResult)
+	collect(err)
+	a.keyField, _ = json.Marshal(conf.String("key_field"))
+	if conf.Has("timestamp") {
+		a.eventTime, err = engine.CompileExpr(conf.Expr("timestamp"), engine.AnyResult)
+		collect(err)
+	}
+	for _, pair := range conf.Map("ops") {
+		o, err := parseOp(pair.Key, pair.Expr)
+		collect(err)
+		if o != nil {
+			a.ops = append(a.ops, o)
+			name, _ := json.Marshal(pair.Key)
+			a.opNames = append(a.opNames, name)
+		}
+	}
+	if conf.Has("ops") && len(conf.Map("ops")) == 0 {
+		errs = append(errs, conf.Errorf("ops", "give at least one operation"))
+	}
+	collect(a.readWindow(conf))
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	if a.win.kind == unwindowed {
+		a.table, err = res.KeyValue("table")
+	} else {
+		a.windows, err = res.Windows("windows")
+		if err == nil && a.win.kind == sliding {
+			a.records, err = res.KeyValue("records")
+		}
+	}
+	if err == nil {
+		a.clock, err = res.KeyValue("stream_time")
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.late = res.Counter("pipeline_aggregate_late_records_total", "Records that arrived after their window closed.")
+	return a, nil
+}
+
+func (a *Aggregate) readWindow(conf *config.Parsed) error {
+	w := conf.Object("window")
+	if !conf.Has("window") {
+		if a.emit == emitOnClose {
+			return conf.Errorf("emit", "emit: on_close needs a window: a running table never closes")
+		}
+		return nil
+	}
+	a.win = windowing{kind: w.String("type"), size: ms(w.Duration("size")), advance: ms(w.Duration("advance")), gap: ms(w.Duration("gap")), grace: ms(w.Duration("grace"))}
+	var errs config.Errors
+	need := func(field string, ok bool, why string) {
+		if !ok {
+			errs = append(errs, w.Errorf(field, "%s", why))
+		}
+	}
+	switch a.win.kind {
+	case "":
+		need("type", false, "give the window type: tumbling, hopping, sliding or session")
+	case tumbling, sliding:
+		need("size", a.win.size > 0, a.win.kind+" windows need a size of at least 1ms")
+		need("advance", !w.Has("advance"), "advance is for hopping windows")
+		need("gap", !w.Has("gap"), "gap is for session windows")
+	case hopping:
+		need("size", a.win.size > 0, "hopping windows need a size of at least 1ms")
+		need("advance", a.win.advance > 0 && a.win.advance <= a.win.size, "hopping windows need an advance of at least 1ms and at most the size")
+		need("gap", !w.Has("gap"), "gap is for session windows")
+	case session:
+		need("gap", a.win.gap > 0, "session windows need a gap of at least 1ms")
+		need("size", !w.Has("size"), "session windows have no fixed size; give gap")
+		need("advance", !w.Has("advance"), "advance is for hopping windows")
+	}
+	if a.win.kind == session || a.win.kind == sliding {
+		for _, o := range a.ops {
+			if !o.mergeable() {
+				errs = append(errs, conf.Errorf("ops", "%s: reduce() cannot be used with %s windows, whose results are combined from partial ones; use count, sum, min, max, avg, first, last or collect", o.name, a.win.kind))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// Process folds the batch into state. Results (for emit: on_update, and
+// windows the batch's stream time closed) replace the batch's records.
+func (a *Aggregate) Process(_ context.Context, b *engine.Batch) error {
+	st, err := a.streamTime(b.Partition)
+	if err != nil {
+		return err
+	}
+	var out []*engine.Record
+	for _, r := range b.Records {
+		ts, err := a.timestampOf(r)
+		if err != nil {
+			b.Fail(r, err)
+			continue
+		}
+		st = max(st, ts)
+		keyVal, err := a.key.Eval(r)
+		if err != nil {
+			b.Fail(r, fmt.Errorf("key: %w", err))
+			continue
+		}
+		key, err := encodeKey(keyVal)
+		if err != nil {
+			b.Fail(r, err)
+			continue
+		}
+		var results []*engine.Record
+		switch a.win.kind {
+		case unwindowed:
+			results, err = a.addToTable(b.Partition, r, key, ts)
+		case tumbling, hopping:
+			results, err = a.addToFixed(b.Partition, r, key, ts, st)
+		case session:
+			results, err = a.addToSession(b.Partition, r, key, ts, st)
+		case sliding:
+			results, err = a.addToSliding(b.Partition, r, key, ts, st)
+		}
+		if errors.Is(err, errLate) {
+			a.late.Inc()
+			if a.failLate {
+				b.Fail(r, fmt.Errorf("late record: event time %d is behind stream time %d by more than its window allows", ts, st))
+			}
+			continue
+		}
+		if err != nil {
+			b.Fail(r, err)
+			continue
+		}
+		if a.emit == emitOnUpdate {
+			out = append(out, results...)
+		}
+	}
+	a.setStreamTime(b.Partition, st)
+	if a.win.kind != unwindowed {
+		closed, err := a.closeWindows(b.Partition, st)
+		if err != nil {
+			return err
+		}
+		if a.emit != emitOnUpdate {
+			out = append(out, closed...)
+		}
+	}
+	b.Records = out
+	return nil
+}
+
+var errLate = errors.New("late")
+
+// Flush emits, for emit: at_end, everything still held.
+func (a *Aggregate) Flush(_ context.Context, b *engine.Batch) error {
+	if a.emit != emitAtEnd {
+		return nil
+	}
+	if a.win.kind == unwindowed {
+		parts, err := a.table.Partitions()
+		if err != nil {
+			return err
+		}
+		for _, part := range parts {
+			err := a.table.Shard(part).Range(nil, nil, func(key, value []byte) bool {
+				var states []opState
+				if err = json.Unmarshal(value, &states); err != nil {
+					return false
+				}
+				b.Records = append(b.Records, a.result(nil, key, nil, states))
+				return true
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	parts, err := a.windows.Partitions()
+	if err != nil {
+		return err
+	}
+	for _, part := range parts {
+		closed, err := a.closeWindowsBefore(part, math.MaxInt64)
+		if err != nil {
+			return err
+		}
+		b.Records = append(b.Records, closed...)
+	}
+	return nil
+}
+
+func (a *Aggregate) timestampOf(r *engine.Record) (int64, error) {
+	if a.eventTime == nil {
+		return r.Timestamp, nil
+	}
+	v, err := a.eventTime.Eval(r)
+	if err != nil {
+		return 0, fmt.Errorf("timestamp: %w", err)
+	}
+	switch x := v.(type) {
+	case string:
+		t, err := time.Parse(time.RFC3339Nano, x)
+		if err != nil {
+			return 0, fmt.Errorf("timestamp: %q is not an RFC 3339 time", x)
+		}
+		return t.UnixMilli(), nil
+	case time.Time:
+		return x.UnixMilli(), nil
+	}
+	if f, ok := toFloat(v); ok {
+		return int64(f), nil
+	}
+	return 0, fmt.Errorf("timestamp: want milliseconds, a time or an RFC 3339 string, got %T", v)
+}
+
+// streamTime is the partition's stream time, loaded from state the first
+// time the partition is seen.
+func (a *Aggregate) streamTime(part string) (int64, error) {
+	a.mu.Lock()
+	st, ok := a.streamTimes[part]
+	a.mu.Unlock()
+	if ok {
+		return st, nil
+	}
+	raw, found, err := a.clock.Shard(part).Get(nil)
+	if err != nil {
+		return 0, err
+	}
+	st = math.MinInt64
+	if found && len(raw) == 8 {
+		st = int64(binary.BigEndian.Uint64(raw))
+	}
+	return st, nil
+}
+
+func (a *Aggregate) setStreamTime(part string, st int64) {
+	a.mu.Lock()
+	a.streamTimes[part] = st
+	a.mu.Unlock()
+	a.clock.Shard(part).Put(nil, binary.BigEndian.AppendUint64(nil, uint64(st)))
+}
+
+func (a *Aggregate) fold(states []opState, r *engine.Record, ts int64) ([]opState, error) {
+	if states == nil {
+		states = make([]opState, len(a.ops))
+	}
+	for i, o := range a.ops {
+		if err := o.add(&states[i], r, ts); err != nil {
+			return nil, err
+		}
+	}
+	return states, nil
+}
+
+func decodeStates(raw []byte) ([]opState, error) {
+	var states []opState
+	if err := json.Unmarshal(raw, &states); err != nil {
+		return nil, fmt.Errorf("aggregate state is corrupt: %w", err)
+	}
+	return states, nil
+}
+
+func (a *Aggregate) addToTable(part string, r *engine.Record, key []byte, ts int64) ([]*engine.Record, error) {
+	shard := a.table.Shard(part)
+	raw, found, err := shard.Get(key)
+	if err != nil {
+		return nil, err
+	}
+	var states []opState
+	if found {
+		if states, err = decodeStates(raw); err != nil {
+			return nil, err
+		}
+	}
+	if states, err = a.fold(states, r, ts); err != nil {
+		return nil, err
+	}
+	enc, _ := json.Marshal(states)
+	shard.Put(key, enc)
+	return []*engine.Record{a.result(r, key, nil, states)}, nil
+}
+
+func (a *Aggregate) addToFixed(part string, r *engine.Record, key []byte, ts, st int64) ([]*engine.Record, error) {
+	shard := a.windows.Shard(part)
+	var results []*engine.Record
+	for _, w := range a.win.assign(ts) {
+		if st > a.win.closesAfter(w) {
+			continue
+		}
+		raw, found, err := shard.Get(key, w.start, w.end)
+		if err != nil {
+			return nil, err
+		}
+		var states []opState
+		if found {
+			if states, err = decodeStates(raw); err != nil {
+				return nil, err
+			}
+		}
+		if states, err = a.fold(states, r, ts); err != nil {
+			return nil, err
+		}
+		enc, _ := json.Marshal(states)
+		shard.Put(key, w.start, w.end, enc)
+		results = append(results, a.result(r, key, &w, states))
+	}
+	if results == nil {
+		return nil, errLate
+	}
+	return results, nil
+}
+
+// addToSession puts the record in a session of its key: a new one, one it
+// extends, or, when it bridges several, their merge (the old ones go).
+func (a *Aggregate) addToSession(part string, r *engine.Record, key []byte, ts, st int64) ([]*engine.Record, error) {
+	shard := a.windows.Shard(part)
+	merged := window{ts, ts}
+	var states []opState
+	type old struct {
+		w      window
+		states []opState
+	}
+	var olds []old
+	var decodeErr error
+	err := shard.FetchKey(key, math.MinInt64, ts+a.win.gap, func(start, end int64, value []byte) bool {
+		if end < ts-a.win.gap {
+			return true
+		}
+		s, err := decodeStates(value)
+		if err != nil {
+			decodeErr = err
+			return false
+		}
+		olds = append(olds, old{window{start, end}, s})
+		return true
+	})
+	if err == nil {
+		err = decodeErr
+	}
+	if err != nil {
+		return nil, err
+	}
+	if a.win.sessionLate(ts, st) {
+		return nil, errLate
+	}
+	for _, o := range olds {
+		merged.start, merged.end = min(merged.start, o.w.start), max(merged.end, o.w.end)
+	}
+	for _, o := range olds {
+		if states == nil {
+			states = o.states
+			continue
+		}
+		for i, op := range a.ops {
+			if err := op.mergeInto(&states[i], &o.states[i]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if states, err = a.fold(states, r, ts); err != nil {
+		return nil, err
+	}
+	for _, o := range olds {
+		shard.Delete(key, o.w.start, o.w.end)
+	}
+	enc, _ := json.Marshal(states)
+	shard.Put(key, merged.start, merged.end, enc)
+	return []*engine.Record{a.result(r, key, &merged, states)}, nil
+}
+
+// closeWindows removes the windows stream time has closed and returns their
+// final results.
+func (a *Aggregate) closeWindows(part string, st int64) ([]*engine.Record, error) {
+	if st == math.MinInt64 {
+		return nil, nil
+	}
+	if a.win.kind == sliding {
+		a.dropExpiredRecords(part, st)
+	}
+	return a.closeWindowsBefore(part, a.win.closeBound(st))
+}
+
+func (a *Aggregate) closeWindowsBefore(part string, bound int64) ([]*engine.Record, error) {
+	shard := a.windows.Shard(part)
+	type closed struct {
+		key    []byte
+		w      window
+		states []opState
+	}
+	var done []closed
+	var decodeErr error
+	err := shard.EndingBefore(bound, func(key []byte, start, end int64, value []byte) bool {
+		s, err := decodeStates(value)
+		if err != nil {
+			decodeErr = err
+			return false
+		}
+		done = append(done, closed{append([]byte(nil), key...), window{start, end}, s})
+		return true
+	})
+	if err == nil {
+		err = decodeErr
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*engine.Record, 0, len(done))
+	for _, c := range done {
+		shard.Delete(c.key, c.w.start, c.w.end)
+		out = append(out, a.result(nil, c.key, &c.w, c.states))
+	}
+	return out, nil
+}
+
+// result is one aggregate result: a JSON object with the key, the window and
+// every operation in the configured order.
+func (a *Aggregate) result(parent *engine.Record, key []byte, w *window, states []opState) *engine.Record {
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	buf.Write(a.keyField)
+	buf.WriteByte(':')
+	buf.Write(key)
+	if w != nil {
+		buf.WriteString(`,"window_start":`)
+		buf.WriteString(strconv.FormatInt(w.start, 10))
+		buf.WriteString(`,"window_end":`)
+		buf.WriteString(strconv.FormatInt(w.end, 10))
+	}
+	for i, o := range a.ops {
+		buf.WriteByte(',')
+		buf.Write(a.opNames[i])
+		buf.WriteByte(':')
+		v, err := json.Marshal(o.result(&states[i]))
+		if err != nil {
+			v = []byte("null")
+		}
+		buf.Write(v)
+	}
+	buf.WriteByte('}')
+	if parent == nil {
+		parent = &engine.Record{}
+	}
+	rec := engine.NewDerived(parent, nil)
+	rec.SetBytes(buf.Bytes(), engine.JSON)
+	rec.Key = keyText(key)
+	if w != nil {
+		rec.Timestamp = w.end
+	}
+	return rec
+}
+
+// encodeKey is the state key of a grouping value: its JSON encoding, so
+// that the key keeps its type in results (a number stays a number).
+func encodeKey(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("key: %T cannot be a grouping key: %v", v, err)
+	}
+	return b, nil
+}
+
+// keyText is the record key of a result: a string key without its quotes.
+func keyText(key []byte) []byte {
+	if len(key) > 0 && key[0] == '"' {
+		var s string
+		if json.Unmarshal(key, &s) == nil {
+			return []byte(s)
+		}
+	}
+	return key
+}

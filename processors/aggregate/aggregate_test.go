@@ -1,0 +1,206 @@
+package aggregate_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/processors/internal/proctest"
+)
+
+// events makes one JSON record per "key@time" with value {"k":key,"t":time,"n":i}.
+func events(spec ...string) []*engine.Record {
+	var vals []string
+	for i, s := range spec {
+		k, t, _ := strings.Cut(s, "@")
+		vals = append(vals, fmt.Sprintf(`{"k":%q,"t":%s,"n":%d}`, k, t, i+1))
+	}
+	return proctest.JSON(vals...)
+}
+
+func run(t *testing.T, aggregate string, batches ...[]*engine.Record) (results, deadLetters []string) {
+	t.Helper()
+	h := proctest.New(batches...)
+	cfg := proctest.Pipeline(aggregate) + fmt.Sprintf("state: {dir: %q}\n", t.TempDir())
+	h.MustRun(t, cfg)
+	return h.Values("collect"), h.Values("dead_letter")
+}
+
+func TestWindowSemantics(t *testing.T) {
+	tests := []struct {
+		name    string
+		agg     string
+		batches [][]*engine.Record
+		want    []string
+	}{
+		{
+			name: "tumbling 5000 puts 5000 only in [5000,10000)",
+			agg: `- aggregate: {key: value.k, ops: {c: count()}, timestamp: value.t, emit: at_end,
+    window: {type: tumbling, size: 5s}}`,
+			batches: [][]*engine.Record{events("a@5000")},
+			want:    []string{`{"key":"a","window_start":5000,"window_end":10000,"c":1}`},
+		},
+		{
+			name: "hopping 6s advance 3s puts 4000 in exactly two windows",
+			agg: `- aggregate: {key: value.k, ops: {c: count()}, timestamp: value.t, emit: at_end,
+    window: {type: hopping, size: 6s, advance: 3s}}`,
+			batches: [][]*engine.Record{events("a@4000")},
+			want: []string{
+				`{"key":"a","window_start":0,"window_end":6000,"c":1}`,
+				`{"key":"a","window_start":3000,"window_end":9000,"c":1}`,
+			},
+		},
+		{
+			name: "negative times are epoch-aligned too",
+			agg: `- aggregate: {key: value.k, ops: {c: count()}, timestamp: value.t, emit: at_end,
+    window: {type: tumbling, size: 5s}}`,
+			batches: [][]*engine.Record{events("a@-1")},
+			want:    []string{`{"key":"a","window_start":-5000,"window_end":0,"c":1}`},
+		},
+		{
+			name: "sessions with gap 5 fed 10, 12, 20 then 16 merge into one [10,20] of 4",
+			agg: `- aggregate: {key: value.k, ops: {c: count(), ns: collect(value.n)}, timestamp: value.t, emit: at_end,
+    window: {type: session, gap: 5ms}}`,
+			batches: [][]*engine.Record{events("a@10", "a@12", "a@20"), events("a@16")},
+			want:    []string{`{"key":"a","window_start":10,"window_end":20,"c":4,"ns":[1,2,3,1]}`},
+		},
+		{
+			name: "sessions of different keys stay apart; a gap splits a key's sessions",
+			agg: `- aggregate: {key: value.k, ops: {c: count()}, timestamp: value.t, emit: at_end,
+    window: {type: session, gap: 5ms}}`,
+			batches: [][]*engine.Record{events("a@10", "b@11", "a@30")},
+			want: []string{
+				`{"key":"a","window_start":10,"window_end":10,"c":1}`,
+				`{"key":"b","window_start":11,"window_end":11,"c":1}`,
+				`{"key":"a","window_start":30,"window_end":30,"c":1}`,
+			},
+		},
+		{
+			name: "on_close emits once per key and window, when stream time passes end + grace",
+			agg: `- aggregate: {key: value.k, ops: {c: count()}, timestamp: value.t, emit: on_close,
+    window: {type: tumbling, size: 10ms, grace: 5ms}}`,
+			batches: [][]*engine.Record{
+				events("a@1", "b@2", "a@9"),
+				events("a@15"), // stream time 15 = end + grace of [0,10): still open
+				events("a@16"), // 16 passes it: [0,10) closes for both keys
+				events("a@29", "a@40"),
+			},
+			want: []string{
+				`{"key":"a","window_start":0,"window_end":10,"c":2}`,
+				`{"key":"b","window_start":0,"window_end":10,"c":1}`,
+				`{"key":"a","window_start":10,"window_end":20,"c":2}`,
+				`{"key":"a","window_start":20,"window_end":30,"c":1}`,
+			},
+		},
+		{
+			name: "on_update emits every change",
+			agg: `- aggregate: {key: value.k, ops: {c: count(), s: sum(value.t)}, timestamp: value.t,
+    window: {type: tumbling, size: 10ms}}`,
+			batches: [][]*engine.Record{events("a@1", "a@2", "b@3")},
+			want: []string{
+				`{"key":"a","window_start":0,"window_end":10,"c":1,"s":1}`,
+				`{"key":"a","window_start":0,"window_end":10,"c":2,"s":3}`,
+				`{"key":"b","window_start":0,"window_end":10,"c":1,"s":3}`,
+			},
+		},
+		{
+			name: "sliding windows of 10ms: left windows end at each record, right windows start after it",
+			agg: `- aggregate: {key: value.k, ops: {c: count()}, timestamp: value.t, emit: at_end,
+    window: {type: sliding, size: 10ms}}`,
+			batches: [][]*engine.Record{events("a@100", "a@105", "a@120")},
+			want: []string{
+				`{"key":"a","window_start":90,"window_end":100,"c":1}`,
+				`{"key":"a","window_start":95,"window_end":105,"c":2}`,
+				`{"key":"a","window_start":101,"window_end":111,"c":1}`,
+				`{"key":"a","window_start":110,"window_end":120,"c":1}`,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, dead := run(t, tt.agg, tt.batches...)
+			if len(dead) > 0 {
+				t.Fatalf("dead letters: %v", dead)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestLateRecordAfterCloseIsDroppedAndCountedOrDeadLettered(t *testing.T) {
+	agg := `- aggregate: {key: value.k, ops: {c: count()}, timestamp: value.t, emit: on_close, late: dead_letter,
+    window: {type: tumbling, size: 10ms, grace: 5ms}}`
+	got, dead := run(t, agg,
+		events("a@1", "a@15"), // stream time 15: [0,10) open until 15
+		events("a@3"),         // exactly at end + grace: accepted
+		events("a@16"),        // passes 15: [0,10) closes with 2 records
+		events("a@4"),         // after the close: late
+		events("a@100"))
+	want := []string{
+		`{"key":"a","window_start":0,"window_end":10,"c":2}`,
+		`{"key":"a","window_start":10,"window_end":20,"c":2}`,
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if len(dead) != 1 || dead[0] != `{"k":"a","t":4,"n":1}` {
+		t.Fatalf("dead letters %v, want only the late record", dead)
+	}
+}
+
+func TestRunningTableOperations(t *testing.T) {
+	got, dead := run(t, `- aggregate:
+    key: value.k
+    key_field: word
+    emit: at_end
+    ops:
+      count: count()
+      sum: sum(value.n)
+      min: min(value.n)
+      max: max(value.n)
+      avg: avg(value.n)
+      first: first(value.n)
+      last: last(value.n)
+      all: collect(value.t)
+      product: reduce(1, acc * value.n)
+    timestamp: value.t`, events("a@30", "b@1", "a@10", "a@20"))
+	want := []string{
+		`{"word":"a","count":3,"sum":8,"min":1,"max":4,"avg":2.6666666666666665,"first":3,"last":1,"all":[30,10,20],"product":12}`,
+		`{"word":"b","count":1,"sum":2,"min":2,"max":2,"avg":2,"first":2,"last":2,"all":[1],"product":2}`,
+	}
+	if len(dead) > 0 || !slices.Equal(got, want) {
+		t.Fatalf("got:\n%s\nwant:\n%s\ndead: %v", strings.Join(got, "\n"), strings.Join(want, "\n"), dead)
+	}
+}
+
+func TestFailingRecordsGoToDeadLetter(t *testing.T) {
+	got, dead := run(t, `- aggregate: {key: value.k, ops: {s: sum(value.t)}, emit: at_end}`,
+		proctest.JSON(`{"k":"a","t":1}`, `{"k":"a","t":"x"}`, `{"k":"a","t":2}`))
+	if !slices.Equal(got, []string{`{"key":"a","s":3}`}) {
+		t.Fatalf("got %v", got)
+	}
+	if len(dead) != 1 || dead[0] != `{"k":"a","t":"x"}` {
+		t.Fatalf("dead letters %v", dead)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	h := proctest.New()
+	for _, tt := range []struct{ agg, want string }{
+		{`- aggregate: {key: value, ops: {c: cnt()}}`, `unknown operation "cnt", did you mean "count"?`},
+		{`- aggregate: {key: value, ops: {c: sum()}}`, `sum takes 1 argument(s), got 0`},
+		{`- aggregate: {key: value, ops: {c: count()}, emit: on_close}`, `emit: on_close needs a window`},
+		{`- aggregate: {key: value, ops: {c: count()}, window: {type: hopping, size: 1s, advance: 2s}}`, `advance of at least 1ms and at most the size`},
+		{`- aggregate: {key: value, ops: {c: 'reduce(0, acc + 1)'}, window: {type: session, gap: 1s}}`, `reduce() cannot be used with session windows`},
+		{`- aggregate: {key: value, ops: {c: 'sum(value +)'}}`, `t.yaml:7:51: pipeline.processors.0.aggregate.ops.c: expression: unexpected token EOF`},
+	} {
+		_, err := h.Build(proctest.Pipeline(tt.agg))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: got %v, want %q", tt.agg, err, tt.want)
+		}
+	}
+}

@@ -1,0 +1,137 @@
+package aggregate
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"math"
+
+	"github.com/pipelinehq/pipeline/engine"
+)
+
+// Sliding windows, as in Kafka Streams: every record at t defines a left
+// window [t-size, t] and, when later records fall in it, a right window
+// [t+1, t+1+size]. A window's result folds the records inside it, so the
+// records stay in state (as their evaluated operation arguments) until no
+// open window can contain them.
+
+type bufferedRecord struct {
+	TS     int64 `json:"t"`
+	Values []any `json:"v"`
+}
+
+func timeKey(ts int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(ts)^(1<<63)) }
+
+// bufferKey orders records by time, then key, then offset.
+func bufferKey(ts int64, key []byte, offset int64) []byte {
+	k := timeKey(ts)
+	k = append(k, key...)
+	k = append(k, 0) // JSON never holds a raw 0 byte: the key ends here
+	return binary.BigEndian.AppendUint64(k, uint64(offset))
+}
+
+func (a *Aggregate) addToSliding(part string, r *engine.Record, key []byte, ts, st int64) ([]*engine.Record, error) {
+	size := a.win.size
+	if st > ts+size+a.win.grace {
+		return nil, errLate
+	}
+	values := make([]any, len(a.ops))
+	for i, o := range a.ops {
+		v, err := o.argument(r)
+		if err != nil {
+			return nil, err
+		}
+		values[i] = v
+	}
+	buffer := a.records.Shard(part)
+	enc, err := json.Marshal(bufferedRecord{TS: ts, Values: values})
+	if err != nil {
+		return nil, err
+	}
+	buffer.Put(bufferKey(ts, key, r.Offset), enc)
+
+	// Every record of this key that can share a window with the new one.
+	var near []bufferedRecord
+	var decodeErr error
+	err = buffer.Range(timeKey(ts-2*size-2), timeKey(ts+2*size+3), func(k, v []byte) bool {
+		if !bytes.Equal(k[8:len(k)-9], key) {
+			return true
+		}
+		var br bufferedRecord
+		if decodeErr = json.Unmarshal(v, &br); decodeErr != nil {
+			return false
+		}
+		near = append(near, br)
+		return true
+	})
+	if err == nil {
+		err = decodeErr
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	affected := []window{{ts - size, ts}}
+	seen := map[window]bool{affected[0]: true}
+	addWindow := func(w window) {
+		if !seen[w] {
+			seen[w] = true
+			affected = append(affected, w)
+		}
+	}
+	hasRight := false
+	for _, o := range near {
+		switch {
+		case o.TS >= ts && o.TS <= ts+size:
+			addWindow(window{o.TS - size, o.TS})
+		case o.TS >= ts-1-size && o.TS <= ts-1:
+			addWindow(window{o.TS + 1, o.TS + 1 + size})
+		}
+		if o.TS > ts && o.TS <= ts+1+size {
+			hasRight = true
+		}
+	}
+	if hasRight {
+		addWindow(window{ts + 1, ts + 1 + size})
+	}
+
+	shard := a.windows.Shard(part)
+	var results []*engine.Record
+	for _, w := range affected {
+		if st > a.win.closesAfter(w) {
+			continue
+		}
+		states := make([]opState, len(a.ops))
+		for _, o := range near {
+			if o.TS < w.start || o.TS > w.end {
+				continue
+			}
+			for i, op := range a.ops {
+				if err := op.addValue(&states[i], o.Values[i], o.TS); err != nil {
+					return nil, err
+				}
+			}
+		}
+		enc, _ := json.Marshal(states)
+		shard.Put(key, w.start, w.end, enc)
+		results = append(results, a.result(r, key, &w, states))
+	}
+	return results, nil
+}
+
+// dropExpiredRecords forgets records no open window can hold any more.
+func (a *Aggregate) dropExpiredRecords(part string, st int64) {
+	bound := st - a.win.grace - a.win.size - 1
+	if bound <= math.MinInt64+1 {
+		return
+	}
+	buffer := a.records.Shard(part)
+	var expired [][]byte
+	_ = buffer.Range(timeKey(math.MinInt64), timeKey(bound), func(k, _ []byte) bool {
+		expired = append(expired, append([]byte(nil), k...))
+		return true
+	})
+	for _, k := range expired {
+		buffer.Delete(k)
+	}
+}

@@ -1,0 +1,582 @@
+package statestore
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// DefaultCacheBytes is the write-cache budget when Options.CacheBytes is 0.
+const DefaultCacheBytes = 64 << 20
+
+// Options configure Open.
+type Options struct {
+	// CacheBytes is the write-cache budget across all shards (default 64 MiB).
+	// CacheFull reports when it is reached; after a commit, committed entries
+	// stay cached as a read cache while they take at most half of it.
+	CacheBytes int64
+	// Logger receives warnings (a torn commit wiped on Open) and Badger's
+	// errors; Badger's other messages only when it is enabled at debug level.
+	// Nil means slog.Default().
+	Logger *slog.Logger
+	// InMemory keeps everything in memory (Badger's in-memory mode), for tests.
+	InMemory bool
+
+	// Test hooks.
+	maxTxnBytes    int64 // > 0: a transaction holding more is treated as badger.ErrTxnTooBig
+	crashAfterTxns int   // > 0: a split commit fails after this many data transactions
+	gcEvery        int   // value-log GC every this many commits; 0: default, < 0: never
+}
+
+const defaultGCEvery = 1000
+
+// errSimulatedCrash is returned by a split commit stopped by crashAfterTxns.
+var errSimulatedCrash = errors.New("statestore: simulated crash during commit")
+
+// DB is the state of one pipeline instance: one Badger database.
+type DB struct {
+	bdb  *badger.DB
+	opts Options
+	log  *slog.Logger
+
+	mu      sync.Mutex // guards kv, windows, byID and writers of shards
+	kv      map[string]*KeyValueStore
+	windows map[string]*WindowStore
+	byID    map[shardID]*shard
+	shards  atomic.Pointer[[]*shard] // copy on write, read by CacheFull
+
+	commits int
+	closed  bool
+}
+
+// Open opens (creating) the state of one pipeline instance in dir: one Badger
+// database. A commit found torn (interrupted mid-way by a crash) is wiped:
+// the state and its metadata start empty, with a warning in the log.
+func Open(dir string, opts Options) (*DB, error) {
+	if opts.CacheBytes <= 0 {
+		opts.CacheBytes = DefaultCacheBytes
+	}
+	if opts.gcEvery == 0 {
+		opts.gcEvery = defaultGCEvery
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	bo := badger.DefaultOptions(dir)
+	if opts.InMemory {
+		bo = badger.DefaultOptions("").WithInMemory(true)
+	}
+	// Small and steady for a 2-core box: the write cache in front does the
+	// buffering, so Badger needs little memory of its own.
+	bo = bo.
+		WithMemTableSize(8 << 20).
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(3).
+		WithNumLevelZeroTablesStall(8).
+		WithBaseTableSize(1 << 20). // compaction holds several tables in memory at once
+		WithBlockCacheSize(16 << 20).
+		WithIndexCacheSize(8 << 20).
+		WithValueLogFileSize(64 << 20).
+		WithNumCompactors(2).
+		WithNumGoroutines(2).
+		WithDetectConflicts(false). // one writer: Commit
+		WithMetricsEnabled(false).
+		WithLogger(badgerLogger{log: log, all: log.Enabled(context.Background(), slog.LevelDebug)})
+	bdb, err := badger.Open(bo)
+	if err != nil {
+		return nil, err
+	}
+	db := &DB{
+		bdb:     bdb,
+		opts:    opts,
+		log:     log,
+		kv:      map[string]*KeyValueStore{},
+		windows: map[string]*WindowStore{},
+		byID:    map[shardID]*shard{},
+	}
+	db.shards.Store(&[]*shard{})
+	if err := db.checkOnOpen(dir); err != nil {
+		bdb.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func (db *DB) checkOnOpen(dir string) error {
+	var format []byte
+	var torn bool
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		if item, err := txn.Get(formatKey); err == nil {
+			if format, err = item.ValueCopy(nil); err != nil {
+				return err
+			}
+		} else if err != badger.ErrKeyNotFound {
+			return err
+		}
+		_, err := txn.Get(markerKey)
+		if err == nil {
+			torn = true
+			return nil
+		}
+		if err == badger.ErrKeyNotFound {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if format != nil && string(format) != formatVersion {
+		return fmt.Errorf("statestore: %s holds state format %q, this build reads %q", dir, format, formatVersion)
+	}
+	if torn {
+		db.log.Warn("state: the last commit was interrupted; wiping the state, inputs start over", "dir", dir)
+		return db.Wipe()
+	}
+	if format == nil {
+		return db.writeFormat()
+	}
+	return nil
+}
+
+func (db *DB) writeFormat() error {
+	return db.bdb.Update(func(txn *badger.Txn) error {
+		return txn.Set(formatKey, []byte(formatVersion))
+	})
+}
+
+// Close closes Badger, running value-log GC first when it has something to
+// reclaim. Uncommitted changes are lost. Close must not run while a shard is
+// in use.
+func (db *DB) Close() error {
+	if db.closed {
+		return nil
+	}
+	db.closed = true
+	db.dropReads()
+	db.runGC()
+	return db.bdb.Close()
+}
+
+// runGC rewrites value-log files while Badger finds one worth it.
+func (db *DB) runGC() {
+	if db.opts.InMemory {
+		return
+	}
+	for range 64 {
+		if err := db.bdb.RunValueLogGC(0.5); err != nil {
+			if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
+				db.log.Warn("state: value-log GC", "err", err)
+			}
+			return
+		}
+	}
+}
+
+// KeyValue returns the key-value store named store. Keep the shards it
+// returns rather than asking per record: creation takes a lock.
+func (db *DB) KeyValue(store string) *KeyValueStore {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	s := db.kv[store]
+	if s == nil {
+		s = &KeyValueStore{db: db, name: store, shards: map[string]*KeyValueShard{}}
+		db.kv[store] = s
+	}
+	return s
+}
+
+// Windows returns the window store named store.
+func (db *DB) Windows(store string) *WindowStore {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	s := db.windows[store]
+	if s == nil {
+		s = &WindowStore{db: db, name: store, shards: map[string]*WindowShard{}}
+		db.windows[store] = s
+	}
+	return s
+}
+
+// shard returns the shard of id, creating it. The caller holds db.mu.
+func (db *DB) shardLocked(id shardID) *shard {
+	if s := db.byID[id]; s != nil {
+		return s
+	}
+	s := newShard(db, id)
+	db.byID[id] = s
+	old := *db.shards.Load()
+	list := make([]*shard, len(old), len(old)+1)
+	copy(list, old)
+	list = append(list, s)
+	db.shards.Store(&list)
+	return s
+}
+
+func (db *DB) shardList() []*shard { return *db.shards.Load() }
+
+// dropReads discards every shard's read snapshot; the next read takes a new
+// one. Called before anything writes to Badger.
+func (db *DB) dropReads() {
+	for _, s := range db.shardList() {
+		s.dropTxn()
+	}
+}
+
+// CacheFull reports whether the write cache passed its budget: the engine
+// should commit soon. It is safe to call while shards are in use.
+func (db *DB) CacheFull() bool { return db.cacheBytes() >= db.opts.CacheBytes }
+
+func (db *DB) cacheBytes() int64 {
+	var n int64
+	for _, s := range db.shardList() {
+		n += s.bytes.Load()
+	}
+	return n
+}
+
+// Meta returns committed metadata.
+func (db *DB) Meta(key string) ([]byte, bool, error) {
+	var v []byte
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(metaKey(key))
+		if err != nil {
+			return err
+		}
+		v, err = item.ValueCopy(nil)
+		return err
+	})
+	if err == badger.ErrKeyNotFound {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return v, true, nil
+}
+
+// Commit makes every cached change of every shard durable together with meta
+// (for example input positions; a nil value deletes that key), atomically:
+// after a crash either all of it or none of it is visible. Commit must not
+// run while a shard is in use. On error nothing is forgotten: the changes
+// stay pending and a later Commit writes them again.
+func (db *DB) Commit(meta map[string][]byte) error {
+	if db.closed {
+		return errors.New("statestore: commit after close")
+	}
+	db.dropReads()
+	shards := db.shardList()
+	var count, size int64
+	for _, s := range shards {
+		for _, e := range s.dirty {
+			count++
+			size += int64(len(s.prefix)+len(e.key)+len(e.value)) + 16
+		}
+	}
+	for k, v := range meta {
+		count++
+		size += int64(1+len(k)+len(v)) + 16
+	}
+	if count == 0 {
+		return nil
+	}
+	// Try one transaction unless Badger's limits say it cannot fit.
+	split := count >= db.bdb.MaxBatchCount() || size >= db.bdb.MaxBatchSize()
+	if !split {
+		err := db.write(shards, meta, false)
+		if errors.Is(err, badger.ErrTxnTooBig) {
+			split = true
+		} else if err != nil {
+			return err
+		}
+	}
+	if split {
+		if err := db.write(shards, meta, true); err != nil {
+			return err
+		}
+	}
+	for _, s := range shards {
+		s.committed()
+	}
+	db.trimReadCache()
+	db.commits++
+	if db.opts.gcEvery > 0 && db.commits%db.opts.gcEvery == 0 {
+		db.runGC()
+	}
+	return nil
+}
+
+// write writes the pending changes and meta. Unsplit, it is one transaction
+// (badger.ErrTxnTooBig if that is too small). Split, a marker is committed
+// first in its own transaction, then the data in as many transactions as
+// needed, and the metadata with the marker's removal last: Open finding the
+// marker knows the commit was torn.
+func (db *DB) write(shards []*shard, meta map[string][]byte, split bool) error {
+	if split {
+		stamp := []byte(time.Now().UTC().Format(time.RFC3339Nano))
+		if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(markerKey, stamp) }); err != nil {
+			return err
+		}
+	}
+	w := &txnWriter{db: db, split: split, txn: db.bdb.NewTransaction(true)}
+	defer func() {
+		w.wait() // the key arena must outlive the background commits
+		w.txn.Discard()
+	}()
+	var keys []byte // arena of full keys, alive until the last transaction commits
+	for _, s := range shards {
+		for _, e := range s.dirty {
+			if len(keys)+len(s.prefix)+len(e.key) > cap(keys) {
+				keys = make([]byte, 0, max(64<<10, len(s.prefix)+len(e.key)))
+			}
+			n := len(keys)
+			keys = append(append(keys, s.prefix...), e.key...)
+			if err := w.put(keys[n:len(keys):len(keys)], e.value, e.del); err != nil {
+				return err
+			}
+		}
+	}
+	if split {
+		// The data is written: the metadata and the marker's removal go
+		// last, once every data transaction is in.
+		if err := w.flush(); err != nil {
+			return err
+		}
+		if err := w.wait(); err != nil {
+			return err
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(meta)) {
+		v := meta[k]
+		if err := w.put(metaKey(k), v, v == nil); err != nil {
+			return err
+		}
+	}
+	if split {
+		if err := w.put(markerKey, nil, true); err != nil {
+			return err
+		}
+	}
+	return w.txn.Commit()
+}
+
+// txnWriter writes into one transaction, or, split, into as many as needed.
+// Split transactions are committed in the background, a few at a time, while
+// the next one fills (Badger applies them in order); wait waits for them.
+type txnWriter struct {
+	db    *DB
+	split bool
+	txn   *badger.Txn
+	size  int64
+	txns  int // data transactions committed
+
+	wg       sync.WaitGroup
+	inflight chan struct{}
+	mu       sync.Mutex
+	err      error
+}
+
+const maxInflightTxns = 4
+
+func (w *txnWriter) put(k, v []byte, del bool) error {
+	est := int64(len(k)+len(v)) + 16
+	if lim := w.db.opts.maxTxnBytes; lim > 0 && w.size > 0 && w.size+est > lim {
+		if !w.split {
+			return badger.ErrTxnTooBig
+		}
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	err := w.op(k, v, del)
+	if errors.Is(err, badger.ErrTxnTooBig) && w.split && w.size > 0 {
+		if err := w.flush(); err != nil {
+			return err
+		}
+		err = w.op(k, v, del)
+	}
+	w.size += est
+	return err
+}
+
+func (w *txnWriter) op(k, v []byte, del bool) error {
+	if del {
+		return w.txn.Delete(k)
+	}
+	return w.txn.Set(k, v)
+}
+
+// flush commits the current transaction in the background and starts the
+// next one.
+func (w *txnWriter) flush() error {
+	if w.size == 0 {
+		return nil
+	}
+	if w.inflight == nil {
+		w.inflight = make(chan struct{}, maxInflightTxns)
+	}
+	w.inflight <- struct{}{}
+	w.wg.Add(1)
+	w.txn.CommitWith(func(err error) {
+		if err != nil {
+			w.mu.Lock()
+			w.err = cmp.Or(w.err, err)
+			w.mu.Unlock()
+		}
+		<-w.inflight
+		w.wg.Done()
+	})
+	w.txn = w.db.bdb.NewTransaction(true)
+	w.size = 0
+	w.txns++
+	if n := w.db.opts.crashAfterTxns; n > 0 && w.txns >= n {
+		if err := w.wait(); err != nil {
+			return err
+		}
+		return errSimulatedCrash
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// wait waits for the background commits and returns the first error.
+func (w *txnWriter) wait() error {
+	w.wg.Wait()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// trimReadCache keeps committed entries cached while all of them take at
+// most half the budget, dropping whole shards, largest first, beyond that.
+func (db *DB) trimReadCache() {
+	total := db.cacheBytes()
+	keep := db.opts.CacheBytes / 2
+	if total <= keep {
+		return
+	}
+	shards := slices.Clone(db.shardList())
+	slices.SortFunc(shards, func(a, b *shard) int { return cmp.Compare(b.bytes.Load(), a.bytes.Load()) })
+	for _, s := range shards {
+		if total <= keep {
+			return
+		}
+		total -= s.bytes.Load()
+		s.clear()
+	}
+}
+
+// dropCaches empties every shard's cache, pending changes included.
+func (db *DB) dropCaches() {
+	for _, s := range db.shardList() {
+		s.clear()
+	}
+}
+
+// Wipe deletes everything: state, pending changes and metadata. It must not
+// run while a shard is in use.
+func (db *DB) Wipe() error {
+	db.dropReads()
+	db.dropCaches()
+	if err := db.bdb.DropAll(); err != nil {
+		return err
+	}
+	return db.writeFormat()
+}
+
+// listShards lists the shards that have committed data.
+func (db *DB) listShards() ([]shardID, error) {
+	var ids []shardID
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{nsShard}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); {
+			id, n, err := parseShardPrefix(it.Item().Key())
+			if err != nil {
+				return err
+			}
+			ids = append(ids, id)
+			it.Seek(prefixEnd(it.Item().Key()[:n]))
+		}
+		return nil
+	})
+	return ids, err
+}
+
+// scanShard calls fn for every committed entry of one shard, in key order,
+// with the shard-relative key (for a changelog or a transfer). Keys and
+// values are valid only during the call.
+func (db *DB) scanShard(id shardID, fn func(suffix, value []byte) error) error {
+	prefix := shardPrefix(id.kind, id.store, id.partition)
+	return db.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		var v []byte
+		for it.Rewind(); it.Valid(); it.Next() {
+			var err error
+			if v, err = it.Item().ValueCopy(v[:0]); err != nil {
+				return err
+			}
+			if err := fn(it.Item().Key()[len(prefix):], v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// dropShard deletes one shard, committed data and cache. It must not run
+// while a shard is in use.
+func (db *DB) dropShard(id shardID) error {
+	db.dropReads()
+	db.mu.Lock()
+	s := db.byID[id]
+	db.mu.Unlock()
+	if s != nil {
+		s.clear()
+	}
+	return db.bdb.DropPrefix(shardPrefix(id.kind, id.store, id.partition))
+}
+
+// badgerLogger passes Badger's messages to slog: errors always, the rest
+// only when the logger is enabled at debug level.
+type badgerLogger struct {
+	log *slog.Logger
+	all bool
+}
+
+func (l badgerLogger) Errorf(f string, a ...any) { l.emit(slog.LevelError, f, a) }
+func (l badgerLogger) Warningf(f string, a ...any) {
+	if l.all {
+		l.emit(slog.LevelWarn, f, a)
+	}
+}
+func (l badgerLogger) Infof(f string, a ...any) {
+	if l.all {
+		l.emit(slog.LevelDebug, f, a)
+	}
+}
+func (l badgerLogger) Debugf(f string, a ...any) {
+	if l.all {
+		l.emit(slog.LevelDebug, f, a)
+	}
+}
+
+func (l badgerLogger) emit(level slog.Level, f string, a []any) {
+	l.log.Log(context.Background(), level, strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}

@@ -1,0 +1,33 @@
+// Package statestore holds the local state of one pipeline instance: the
+// key-value and window stores of stateful processors, and the metadata (input
+// positions) committed together with them.
+//
+// It owns:
+//
+//   - one Badger database per pipeline instance (Open), tuned small;
+//   - key-value stores (ordered bytes → bytes) and window stores (key, start,
+//     end → bytes, indexed by key and by end), each split into one shard per
+//     input partition, so that a partition's state can later move between
+//     instances (a shard is one key prefix: it can be listed and dropped on
+//     its own);
+//   - a write cache per shard (an ordered B-tree of pending puts and
+//     tombstones) in front of Badger: reads see uncommitted changes, and hot
+//     keys stay in memory; committed entries stay as a bounded read cache;
+//   - Commit: every cached change of every shard made durable together with
+//     the caller's metadata, atomically — after a crash either all of it or
+//     none of it is visible (a commit too big for one Badger transaction is
+//     bracketed by a marker; a torn one is wiped on Open);
+//   - value-log garbage collection.
+//
+// Later issues add a changelog per shard and restore from it.
+//
+// # Concurrency
+//
+// Different shards may be used from different goroutines at once, but one
+// shard must be used by one goroutine at a time: shards take no locks on
+// Get, Put, Delete or Range. Commit, Wipe and Close must be called while no
+// shard is in use (the engine's commit barrier). CacheFull, Meta and the
+// store and shard constructors are safe at any time.
+//
+// The package imports nothing of this project.
+package statestore

@@ -1,0 +1,37 @@
+package statestore
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestPartitionsListCommittedAndTouchedShards(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.KeyValue("counts").Shard("p1").Put([]byte("a"), []byte("1"))
+	db.Windows("counts").Shard("w").Put([]byte("a"), 0, 10, []byte("1"))
+	if err := db.Commit(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.KeyValue("counts").Shard("p0").Put([]byte("b"), []byte("1"))
+	db.KeyValue("other").Shard("p9").Put([]byte("c"), []byte("1"))
+	got, err := db.KeyValue("counts").Partitions()
+	if err != nil || !slices.Equal(got, []string{"p0", "p1"}) {
+		t.Fatalf("key-value partitions %v, %v", got, err)
+	}
+	got, err = db.Windows("counts").Partitions()
+	if err != nil || !slices.Equal(got, []string{"w"}) {
+		t.Fatalf("window partitions %v, %v", got, err)
+	}
+}

@@ -1,0 +1,110 @@
+package statestore
+
+import (
+	"math"
+	"sync"
+)
+
+// WindowStore is a named window store, split into one shard per input
+// partition.
+type WindowStore struct {
+	db     *DB
+	name   string
+	mu     sync.Mutex
+	shards map[string]*WindowShard
+}
+
+// Shard returns the store's shard for one input partition, creating it.
+func (s *WindowStore) Shard(partition string) *WindowShard {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh := s.shards[partition]
+	if sh == nil {
+		s.db.mu.Lock()
+		sh = &WindowShard{s: s.db.shardLocked(shardID{kindWindow, s.name, partition})}
+		s.db.mu.Unlock()
+		s.shards[partition] = sh
+	}
+	return sh
+}
+
+// WindowShard is one partition's part of a window store. A window is (key,
+// start, end), times in milliseconds; it is stored twice, by key
+// ([key][start][end], for sessions and hopping lookups) and by end
+// ([end][key][start], for closing and retention), both kept by Put and
+// Delete. A shard is used by one goroutine at a time and takes no locks.
+type WindowShard struct {
+	s    *shard
+	kbuf []byte
+	ebuf []byte
+}
+
+// Get returns the value of a window. The value must not be modified; it
+// stays valid until the next Put or Delete of that window on this shard.
+func (w *WindowShard) Get(key []byte, start, end int64) ([]byte, bool, error) {
+	w.kbuf = windowKeySuffix(w.kbuf[:0], key, start, end)
+	return w.s.get(w.kbuf)
+}
+
+// Put sets a window's value (copied) in the write cache.
+func (w *WindowShard) Put(key []byte, start, end int64, value []byte) {
+	w.kbuf = windowKeySuffix(w.kbuf[:0], key, start, end)
+	w.ebuf = windowEndSuffix(w.ebuf[:0], key, start, end)
+	e := w.s.set(w.kbuf, value)
+	w.s.setShared(w.ebuf, e.value)
+}
+
+// Delete deletes a window.
+func (w *WindowShard) Delete(key []byte, start, end int64) {
+	w.kbuf = windowKeySuffix(w.kbuf[:0], key, start, end)
+	w.ebuf = windowEndSuffix(w.ebuf[:0], key, start, end)
+	w.s.del(w.kbuf)
+	w.s.del(w.ebuf)
+}
+
+// FetchKey calls fn for the windows of key whose start is in [startFrom,
+// startTo], ascending by start then end; fn returning false stops. Values
+// are valid only during the call.
+func (w *WindowShard) FetchKey(key []byte, startFrom, startTo int64, fn func(start, end int64, value []byte) bool) error {
+	if startFrom > startTo {
+		return nil
+	}
+	from := appendTime(appendLenPrefixed([]byte{winByKey}, key), startFrom)
+	to := prefixEnd(appendTime(appendLenPrefixed([]byte{winByKey}, key), startTo))
+	var perr error
+	err := w.s.scan(from, to, func(suffix, value []byte) bool {
+		_, start, end, err := parseWindowKeySuffix(suffix)
+		if err != nil {
+			perr = err
+			return false
+		}
+		return fn(start, end, value)
+	})
+	if err != nil {
+		return err
+	}
+	return perr
+}
+
+// EndingBefore calls fn for the windows with end < the given end, ascending
+// by end (then key, then start); fn returning false stops. Keys and values
+// are valid only during the call; fn may delete the window it is given.
+func (w *WindowShard) EndingBefore(end int64, fn func(key []byte, start, end int64, value []byte) bool) error {
+	if end == math.MinInt64 {
+		return nil
+	}
+	to := appendTime([]byte{winByEnd}, end)
+	var perr error
+	err := w.s.scan([]byte{winByEnd}, to, func(suffix, value []byte) bool {
+		key, start, end, err := parseWindowEndSuffix(suffix)
+		if err != nil {
+			perr = err
+			return false
+		}
+		return fn(key, start, end, value)
+	})
+	if err != nil {
+		return err
+	}
+	return perr
+}
