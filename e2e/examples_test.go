@@ -16,6 +16,10 @@ var exampleChecks = map[string]func(t *testing.T, file string){
 	"heartbeat.yaml":     checkHeartbeatExample,
 	"wordcount.yaml":     checkWordcountExample,
 	"text-analysis.yaml": checkTextAnalysisExample,
+	"nexmark-q1.yaml":    checkNexmarkQ1,
+	"nexmark-q2.yaml":    checkNexmarkQ2,
+	"nexmark-q5.yaml":    checkNexmarkQ5,
+	"nexmark-q7.yaml":    checkNexmarkQ7,
 }
 
 func TestEveryExampleIsRun(t *testing.T) {

@@ -49,7 +49,7 @@ type DB struct {
 	opts Options
 	log  *slog.Logger
 
-	mu      sync.Mutex // guards kv, windows, byID and writers of shards
+	mu      sync.Mutex // guards kv, windows, byID, and stores to shards
 	kv      map[string]*KeyValueStore
 	windows map[string]*WindowStore
 	byID    map[shardID]*shard
@@ -84,8 +84,8 @@ func Open(dir string, opts Options) (*DB, error) {
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(3).
 		WithNumLevelZeroTablesStall(8).
-		WithBaseTableSize(1 << 20). // compaction holds several tables in memory at once
-		WithBlockCacheSize(16 << 20).
+		WithBaseTableSize(2 << 20).   // compaction holds several tables in memory at once
+		WithBlockCacheSize(32 << 20). // half of it doubles point reads of spilled state
 		WithIndexCacheSize(8 << 20).
 		WithValueLogFileSize(64 << 20).
 		WithNumCompactors(2).

@@ -114,25 +114,30 @@ var (
 	firstNames  = [...]string{"Peter", "Paul", "Luke", "John", "Saul", "Vicky", "Kate", "Julie", "Sarah", "Deiter", "Walter"}
 	lastNames   = [...]string{"Shultz", "Abrams", "Spencer", "White", "Bartels", "Walton", "Smith", "Jones", "Noris"}
 	hotChannels = [...]string{"Google", "Facebook", "Baidu", "Apple"}
-
-	// Boxed once, so that an event does not allocate for them.
-	stateValues, cityValues, nameValues []any
-	nameLens                            []int
 )
 
-func init() {
+// vocabulary holds the model's word lists boxed once, so that an event does
+// not allocate for them.
+type vocabulary struct {
+	states, cities, names []any
+	nameLens              []int
+}
+
+func newVocabulary() vocabulary {
+	var v vocabulary
 	for _, s := range usStates {
-		stateValues = append(stateValues, s)
+		v.states = append(v.states, s)
 	}
 	for _, s := range usCities {
-		cityValues = append(cityValues, s)
+		v.cities = append(v.cities, s)
 	}
 	for _, f := range firstNames {
 		for _, l := range lastNames {
-			nameValues = append(nameValues, f+" "+l)
-			nameLens = append(nameLens, len(f)+1+len(l))
+			v.names = append(v.names, f+" "+l)
+			v.nameLens = append(v.nameLens, len(f)+1+len(l))
 		}
 	}
+	return v
 }
 
 // Generator makes Nexmark events. Event n depends only on the seed, the base
@@ -145,6 +150,7 @@ type Generator struct {
 	rate   int64
 	rng    rand.PCG
 	buf    []byte
+	words  vocabulary
 
 	// channels and hotURLs are made on first use, from their own random
 	// stream so that they do not depend on which events came first.
@@ -176,7 +182,7 @@ func (b *box) of(v int64) any {
 // baseMs (milliseconds since the Unix epoch) and advances by
 // 1000/eventsPerSecond ms per event; eventsPerSecond must be at least 1.
 func NewGenerator(seed, baseMs, eventsPerSecond int64) *Generator {
-	return &Generator{seed: uint64(seed), baseMs: baseMs, rate: eventsPerSecond, buf: make([]byte, 0, 512)}
+	return &Generator{seed: uint64(seed), baseMs: baseMs, rate: eventsPerSecond, buf: make([]byte, 0, 512), words: newVocabulary()}
 }
 
 // Timestamp is the event time of event n in milliseconds: the base time plus
@@ -202,7 +208,7 @@ func (g *Generator) Event(n int64) (value map[string]any, key int64) {
 func (g *Generator) person(n int64) (map[string]any, int64) {
 	id := lastPerson(n) + FirstPersonID
 	ts := g.Timestamp(n)
-	name := g.intn(uint64(len(nameValues)))
+	name := g.intn(uint64(len(g.words.names)))
 	email := g.str(7)
 	g.buf = append(g.buf, '@')
 	g.str(5)
@@ -211,17 +217,17 @@ func (g *Generator) person(n int64) (map[string]any, int64) {
 	card := g.creditCard()
 	city := g.intn(uint64(len(usCities)))
 	state := g.intn(uint64(len(usStates)))
-	size := 8 + nameLens[name] + email.len() + card.len() + len(usCities[city]) + len(usStates[state])
+	size := 8 + g.words.nameLens[name] + email.len() + card.len() + len(usCities[city]) + len(usStates[state])
 	extra := g.extra(size, avgPersonBytes)
 	s := string(g.buf)
 	return map[string]any{
 		"type":          kindValues[Person],
 		"id":            id,
-		"name":          nameValues[name],
+		"name":          g.words.names[name],
 		"email_address": email.of(s),
 		"credit_card":   card.of(s),
-		"city":          cityValues[city],
-		"state":         stateValues[state],
+		"city":          g.words.cities[city],
+		"state":         g.words.states[state],
 		"date_time":     g.time.of(ts),
 		"extra":         extra.of(s),
 	}, id
