@@ -98,3 +98,16 @@ func (c *Chain) Close(ctx context.Context) error {
 	}
 	return first
 }
+
+// FlushState hands every StateFlusher processor's pending changes to the
+// state stores.
+func (c *Chain) FlushState() error {
+	for _, s := range c.steps {
+		if f, ok := s.proc.(StateFlusher); ok {
+			if err := f.FlushState(); err != nil {
+				return fmt.Errorf("%s: %w", s.path, err)
+			}
+		}
+	}
+	return nil
+}

@@ -68,6 +68,13 @@ type Flusher interface {
 	Flush(ctx context.Context, b *Batch) error
 }
 
+// StateFlusher is a processor that keeps state changes in memory between
+// commits. The engine calls FlushState while no batch is in flight, just
+// before it commits the state stores, so that the changes reach them.
+type StateFlusher interface {
+	FlushState() error
+}
+
 // Terminal is a processor that routes every record to an output, so that
 // nothing reaches the end of the chain (a branch whose every case routes).
 type Terminal interface {

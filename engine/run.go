@@ -627,6 +627,9 @@ func (r *runner) commitState() error {
 		// restart re-reads them from the last good commit instead.
 		return nil
 	}
+	if err := r.p.chain.FlushState(); err != nil {
+		return fmt.Errorf("flushing state: %w", err)
+	}
 	meta := map[string][]byte{}
 	for i, in := range r.p.inputs {
 		points := r.points[i].all()

@@ -89,6 +89,8 @@ type Aggregate struct {
 
 	mu          sync.Mutex
 	streamTimes map[string]int64
+
+	cache stateCache // decoded accumulators of the table and fixed windows
 }
 
 // New builds an aggregate from its config.
@@ -258,6 +260,9 @@ func (a *Aggregate) Flush(_ context.Context, b *engine.Batch) error {
 	if a.emit != emitAtEnd {
 		return nil
 	}
+	if err := a.FlushState(); err != nil {
+		return err
+	}
 	if a.win.kind == unwindowed {
 		parts, err := a.table.Partitions()
 		if err != nil {
@@ -364,53 +369,66 @@ func decodeStates(raw []byte) ([]opState, error) {
 }
 
 func (a *Aggregate) addToTable(part string, r *engine.Record, key []byte, ts int64) ([]*engine.Record, error) {
-	shard := a.table.Shard(part)
-	raw, found, err := shard.Get(key)
+	pc := a.cache.part(part)
+	e, err := a.loadTable(pc, part, key)
 	if err != nil {
 		return nil, err
 	}
-	var states []opState
-	if found {
-		if states, err = decodeStates(raw); err != nil {
-			return nil, err
-		}
-	}
-	if states, err = a.fold(states, r, ts); err != nil {
+	states, err := a.fold(cloneStates(e.states), r, ts)
+	if err != nil {
 		return nil, err
 	}
-	enc, _ := json.Marshal(states)
-	shard.Put(key, enc)
+	e.states = states
+	pc.markDirty(e)
+	if a.emit != emitOnUpdate {
+		return nil, nil
+	}
 	return []*engine.Record{a.result(r, key, nil, states)}, nil
 }
 
 func (a *Aggregate) addToFixed(part string, r *engine.Record, key []byte, ts, st int64) ([]*engine.Record, error) {
-	shard := a.windows.Shard(part)
+	pc := a.cache.part(part)
 	var results []*engine.Record
+	accepted := false
 	for _, w := range a.win.assign(ts) {
 		if st > a.win.closesAfter(w) {
 			continue
 		}
-		raw, found, err := shard.Get(key, w.start, w.end)
+		accepted = true
+		e, err := a.loadWindow(pc, part, key, w)
 		if err != nil {
 			return nil, err
 		}
-		var states []opState
-		if found {
-			if states, err = decodeStates(raw); err != nil {
-				return nil, err
-			}
-		}
-		if states, err = a.fold(states, r, ts); err != nil {
+		states, err := a.fold(cloneStates(e.states), r, ts)
+		if err != nil {
 			return nil, err
 		}
-		enc, _ := json.Marshal(states)
-		shard.Put(key, w.start, w.end, enc)
-		results = append(results, a.result(r, key, &w, states))
+		e.states = states
+		pc.markDirty(e)
+		if a.emit == emitOnUpdate {
+			results = append(results, a.result(r, key, &w, states))
+		}
 	}
-	if results == nil {
+	if !accepted {
 		return nil, errLate
 	}
 	return results, nil
+}
+
+// cloneStates copies states before a fold, so that a record failing half
+// way leaves the cached states as they were.
+func cloneStates(states []opState) []opState {
+	if states == nil {
+		return nil
+	}
+	out := make([]opState, len(states))
+	copy(out, states)
+	for i := range out {
+		if out[i].L != nil {
+			out[i].L = append([]any(nil), out[i].L...)
+		}
+	}
+	return out
 }
 
 // addToSession puts the record in a session of its key: a new one, one it
@@ -484,6 +502,8 @@ func (a *Aggregate) closeWindows(part string, st int64) ([]*engine.Record, error
 }
 
 func (a *Aggregate) closeWindowsBefore(part string, bound int64) ([]*engine.Record, error) {
+	pc := a.cache.part(part)
+	a.writeOut(part, pc)
 	shard := a.windows.Shard(part)
 	type closed struct {
 		key    []byte
@@ -510,6 +530,7 @@ func (a *Aggregate) closeWindowsBefore(part string, bound int64) ([]*engine.Reco
 	out := make([]*engine.Record, 0, len(done))
 	for _, c := range done {
 		shard.Delete(c.key, c.w.start, c.w.end)
+		pc.forget(c.key, c.w)
 		out = append(out, a.result(nil, c.key, &c.w, c.states))
 	}
 	return out, nil

@@ -262,6 +262,17 @@ func (br *branch) Flush(ctx context.Context, b *engine.Batch) error {
 	return nil
 }
 
+// FlushState hands the nested processors' pending state changes to the
+// state stores before the engine commits them.
+func (br *branch) FlushState() error {
+	for _, r := range br.routes() {
+		if err := r.chain.FlushState(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Start starts the nested processors. When one fails, the routes started
 // before it are closed; the failing route is left as the engine leaves a
 // chain that failed to start.

@@ -1,0 +1,146 @@
+package aggregate
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"sync"
+)
+
+// The running table and fixed (tumbling, hopping) windows keep their
+// decoded accumulators in memory, so that a hot key is decoded once and
+// encoded once per commit rather than on every record. Changed entries are
+// written to the state store when the engine commits (FlushState), before
+// the store is scanned (closing windows, the end of input), and when a
+// partition holds more than cacheLimit entries, which are then dropped.
+// Writes to the store are not durable until the engine commits them, so
+// writing early never breaks the state/position atomicity.
+
+const cacheLimit = 100_000
+
+type partCache struct {
+	entries map[string]*cachedState
+	dirty   []*cachedState
+	scratch []byte
+}
+
+type cachedState struct {
+	key    []byte
+	w      window
+	states []opState
+	dirty  bool
+}
+
+type stateCache struct {
+	mu    sync.Mutex
+	parts map[string]*partCache
+}
+
+// part is the cache of one partition; only that partition's task uses it,
+// except during FlushState and Flush, when no batch is in flight.
+func (c *stateCache) part(name string) *partCache {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.parts == nil {
+		c.parts = map[string]*partCache{}
+	}
+	pc, ok := c.parts[name]
+	if !ok {
+		pc = &partCache{entries: map[string]*cachedState{}}
+		c.parts[name] = pc
+	}
+	return pc
+}
+
+func (c *stateCache) names() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]string, 0, len(c.parts))
+	for name := range c.parts {
+		out = append(out, name)
+	}
+	return out
+}
+
+// cacheKey is the entry's map key: the state key, then the window bounds.
+func (pc *partCache) cacheKey(key []byte, w window) []byte {
+	pc.scratch = append(pc.scratch[:0], key...)
+	pc.scratch = binary.BigEndian.AppendUint64(pc.scratch, uint64(w.start))
+	return binary.BigEndian.AppendUint64(pc.scratch, uint64(w.end))
+}
+
+func (pc *partCache) markDirty(e *cachedState) {
+	if !e.dirty {
+		e.dirty = true
+		pc.dirty = append(pc.dirty, e)
+	}
+}
+
+func (pc *partCache) forget(key []byte, w window) {
+	delete(pc.entries, string(pc.cacheKey(key, w)))
+}
+
+// loadTable returns the running-table entry of key, decoding it from the
+// store on a miss; a new key gets an entry with no states yet.
+func (a *Aggregate) loadTable(pc *partCache, part string, key []byte) (*cachedState, error) {
+	if e, ok := pc.entries[string(pc.cacheKey(key, window{}))]; ok {
+		return e, nil
+	}
+	raw, found, err := a.table.Shard(part).Get(key)
+	if err != nil {
+		return nil, err
+	}
+	e := &cachedState{key: append([]byte(nil), key...)}
+	if found {
+		if e.states, err = decodeStates(raw); err != nil {
+			return nil, err
+		}
+	}
+	pc.entries[string(pc.cacheKey(key, window{}))] = e
+	return e, nil
+}
+
+// loadWindow is loadTable for a fixed window of key.
+func (a *Aggregate) loadWindow(pc *partCache, part string, key []byte, w window) (*cachedState, error) {
+	if e, ok := pc.entries[string(pc.cacheKey(key, w))]; ok {
+		return e, nil
+	}
+	raw, found, err := a.windows.Shard(part).Get(key, w.start, w.end)
+	if err != nil {
+		return nil, err
+	}
+	e := &cachedState{key: append([]byte(nil), key...), w: w}
+	if found {
+		if e.states, err = decodeStates(raw); err != nil {
+			return nil, err
+		}
+	}
+	pc.entries[string(pc.cacheKey(key, w))] = e
+	return e, nil
+}
+
+// writeOut puts a partition's changed entries into the store, and drops the
+// cache when it grew past its limit.
+func (a *Aggregate) writeOut(part string, pc *partCache) {
+	for _, e := range pc.dirty {
+		enc, _ := json.Marshal(e.states)
+		if a.win.kind == unwindowed {
+			a.table.Shard(part).Put(e.key, enc)
+		} else {
+			a.windows.Shard(part).Put(e.key, e.w.start, e.w.end, enc)
+		}
+		e.dirty = false
+	}
+	pc.dirty = pc.dirty[:0]
+	if len(pc.entries) > cacheLimit {
+		pc.entries = map[string]*cachedState{}
+	}
+}
+
+// FlushState writes every partition's changed entries to the store; the
+// engine calls it just before it commits the store.
+func (a *Aggregate) FlushState() error {
+	for _, name := range a.cache.names() {
+		a.writeOut(name, a.cache.part(name))
+	}
+	return nil
+}
