@@ -183,6 +183,12 @@ func (b *builder) checkGraph(root *config.Parsed, p *Pipeline) {
 	if p.Settings.MaxInFlight < 1 && !b.failedAt("max_in_flight") {
 		b.errs = append(b.errs, root.Errorf("max_in_flight", "must be at least 1"))
 	}
+	if !root.Has("commit_interval") {
+		p.Settings.CommitInterval = defaultCommitInterval
+		if p.state.stateful() {
+			p.Settings.CommitInterval = defaultStatefulCommitInterval
+		}
+	}
 	if p.Settings.CommitInterval <= 0 && !b.failedAt("commit_interval") {
 		b.errs = append(b.errs, root.Errorf("commit_interval", "must be more than zero"))
 	}

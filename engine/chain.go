@@ -23,43 +23,70 @@ func (c *Chain) Process(ctx context.Context, b *Batch) error {
 }
 
 func (c *Chain) processFrom(ctx context.Context, from int, b *Batch) error {
-	caller := b.step
-	defer func() { b.step = caller }()
-	for _, s := range c.steps[from:] {
+	for i := from; i < len(c.steps); i++ {
 		if len(b.Records) == 0 {
 			return nil
 		}
-		in, failedBefore := len(b.Records), len(b.outcome.failures)
-		b.step = s.path
-		start := time.Now()
-		if err := s.proc.Process(ctx, b); err != nil {
-			return fmt.Errorf("%s: %w", s.path, err)
+		if err := c.processStep(ctx, i, b); err != nil {
+			return err
 		}
-		s.metrics.observe(start, in, len(b.Records), len(b.outcome.failures)-failedBefore)
 	}
 	return nil
 }
 
-// Flush asks every processor that holds records back to release them, and
-// runs what each releases through the processors after it.
-func (c *Chain) Flush(ctx context.Context, b *Batch) error {
+// processStep runs the i-th processor over the batch.
+func (c *Chain) processStep(ctx context.Context, i int, b *Batch) error {
+	s := c.steps[i]
+	if len(b.Records) == 0 {
+		return nil
+	}
+	caller := b.step
+	defer func() { b.step = caller }()
+	in, failedBefore := len(b.Records), len(b.outcome.failures)
+	b.step = s.path
+	start := time.Now()
+	if err := s.proc.Process(ctx, b); err != nil {
+		return fmt.Errorf("%s: %w", s.path, err)
+	}
+	s.metrics.observe(start, in, len(b.Records), len(b.outcome.failures)-failedBefore)
+	return nil
+}
+
+// Flush asks every processor that holds records back to release them, chunk
+// by chunk. Each chunk runs through the processors after the one that
+// released it and is handed to emit; chunks are made by newChunk.
+func (c *Chain) Flush(ctx context.Context, newChunk func() *Batch, emit func(*Batch) error) error {
 	for i, s := range c.steps {
 		f, ok := s.proc.(Flusher)
 		if !ok {
 			continue
 		}
-		released := b.Derive(nil)
-		released.step = s.path
-		if err := f.Flush(ctx, released); err != nil {
-			return fmt.Errorf("%s: %w", s.path, err)
+		for more := true; more; {
+			chunk := newChunk()
+			chunk.step = s.path
+			var err error
+			if more, err = f.Flush(ctx, chunk); err != nil {
+				return fmt.Errorf("%s: %w", s.path, err)
+			}
+			s.metrics.sent.Add(float64(len(chunk.Records)))
+			if err := c.processFrom(ctx, i+1, chunk); err != nil {
+				return err
+			}
+			if err := emit(chunk); err != nil {
+				return err
+			}
 		}
-		s.metrics.sent.Add(float64(len(released.Records)))
-		if err := c.processFrom(ctx, i+1, released); err != nil {
-			return err
-		}
-		b.Records = append(b.Records, released.Records...)
 	}
 	return nil
+}
+
+// FlushInto is Flush for a nested chain (a branch case): every chunk's
+// records, routes and failures are gathered into b.
+func (c *Chain) FlushInto(ctx context.Context, b *Batch) error {
+	return c.Flush(ctx, func() *Batch { return b.Derive(nil) }, func(chunk *Batch) error {
+		b.Records = append(b.Records, chunk.Records...)
+		return nil
+	})
 }
 
 // Terminal reports whether no record can reach the end of the chain.

@@ -62,10 +62,12 @@ type Processor interface {
 }
 
 // Flusher is a processor that holds records back (an aggregation emitting at
-// the end of input). Flush is called once every input has ended; it appends
-// what it held to b.Records.
+// the end of input). Once every input has ended, the engine calls Flush
+// until it reports no more: each call appends a batch's worth of what it held
+// to b.Records, which the engine runs through the rest of the chain and
+// writes before asking for more, so what is held never sits in memory at once.
 type Flusher interface {
-	Flush(ctx context.Context, b *Batch) error
+	Flush(ctx context.Context, b *Batch) (more bool, err error)
 }
 
 // StateFlusher is a processor that keeps state changes in memory between

@@ -149,9 +149,9 @@ func (p *holdProcessor) Process(_ context.Context, b *Batch) error {
 	return nil
 }
 
-func (p *holdProcessor) Flush(_ context.Context, b *Batch) error {
+func (p *holdProcessor) Flush(_ context.Context, b *Batch) (bool, error) {
 	b.Records = append(b.Records, NewDerived(p.held[0], fmt.Sprintf("held %d", len(p.held))))
-	return nil
+	return false, nil
 }
 
 type fixture struct {

@@ -58,6 +58,9 @@ type Expr struct {
 	program *vm.Program
 	uses    usage
 	states  sync.Pool
+	// onlyValue: the expression is just `value`, common as a grouping key;
+	// it needs no VM.
+	onlyValue bool
 }
 
 type evalState struct {
@@ -86,6 +89,9 @@ func CompileExpr(src config.ExprSource, kind ExprKind) (*Expr, error) {
 		return nil, src.ErrorAt(1, 0, "expression: "+err.Error())
 	}
 	e := &Expr{Source: src, program: program, uses: used}
+	if id, ok := program.Node().(*ast.IdentifierNode); ok && id.Value == "value" && kind == AnyResult {
+		e.onlyValue = true
+	}
 	e.states.New = func() any { return new(evalState) }
 	return e, nil
 }
@@ -106,6 +112,9 @@ func (e *Expr) Eval(r *Record) (any, error) {
 // EvalWithAcc runs the expression against a record with `acc` bound to a
 // reducer's accumulated value.
 func (e *Expr) EvalWithAcc(r *Record, acc any) (any, error) {
+	if e.onlyValue {
+		return r.Value()
+	}
 	st := e.states.Get().(*evalState)
 	defer e.states.Put(st)
 	if err := e.fill(&st.env, r); err != nil {

@@ -73,7 +73,15 @@ func NewRecord(value []byte, format Format) *Record {
 // NewDerived makes a record produced from parent (by flat_map or an
 // aggregation): it keeps the parent's key, headers, timestamp and source.
 func NewDerived(parent *Record, value any) *Record {
-	r := &Record{
+	r := new(Record)
+	r.DeriveFrom(parent, value)
+	return r
+}
+
+// DeriveFrom makes r a record derived from parent, as NewDerived does, so
+// that a processor making many records can allocate them in one block.
+func (r *Record) DeriveFrom(parent *Record, value any) {
+	*r = Record{
 		Key:           parent.Key,
 		Headers:       parent.Headers,
 		Timestamp:     parent.Timestamp,
@@ -84,7 +92,6 @@ func NewDerived(parent *Record, value any) *Record {
 		seq:           parent.seq,
 	}
 	r.SetValue(value)
-	return r
 }
 
 // SetKeyFromInput sets the key read by an input; it is also kept as the

@@ -175,7 +175,7 @@ func (r *runner) run(ctx context.Context) error {
 	drainTimer := time.AfterFunc(p.Settings.ShutdownTimeout, abortWrites)
 	defer drainTimer.Stop()
 	tasks.Wait()
-	if int(ended.Load()) == len(p.inputs) && r.fatalErr == nil {
+	if int(ended.Load()) == len(p.inputs) && !r.failed.Load() {
 		r.flushAtEnd(writeCtx)
 	}
 	r.inFlight.Wait()
@@ -309,9 +309,7 @@ func (r *runner) readLoop(ctx context.Context, in *inputNode, points *checkpoint
 			tasks.Add(1)
 			go func() {
 				defer tasks.Done()
-				for item := range ch {
-					r.process(ctx, item, item.ack)
-				}
+				r.runPartition(ctx, ch)
 			}()
 		}
 		ch <- taskItem{partition: batch.Partition, records: batch.Records, ack: ack}
@@ -327,15 +325,72 @@ type taskItem struct {
 
 // process runs the chain over one input batch and sends its records to the
 // outputs they were routed to. The batch's ack resolves after the last write.
-func (r *runner) process(ctx context.Context, item taskItem, ack *batchAck) {
+// runPartition processes one partition's batches in order. Each top-level
+// processor runs in a goroutine of its own, and batches move from one to the
+// next, so the steps of a chain work on consecutive batches at once while
+// every step (and its state shard) still sees one batch at a time, in order.
+func (r *runner) runPartition(ctx context.Context, items <-chan taskItem) {
+	// A stop request must not cut a batch in half: processing uses a context
+	// that is not cancelled by it.
+	ctx = context.WithoutCancel(ctx)
+	steps := r.p.chain.Len()
+	if steps <= 1 {
+		for item := range items {
+			b := r.newTaskBatch(item)
+			r.finish(b, item.ack, r.p.chain.Process(ctx, b))
+		}
+		return
+	}
+	type staged struct {
+		b   *Batch
+		ack *batchAck
+		err error
+	}
+	stages := make([]chan staged, steps)
+	for i := range stages {
+		stages[i] = make(chan staged, 1)
+	}
+	var wg sync.WaitGroup
+	for i := range steps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			last := i == steps-1
+			if !last {
+				defer close(stages[i+1])
+			}
+			for sb := range stages[i] {
+				if sb.err == nil {
+					sb.err = r.p.chain.processStep(ctx, i, sb.b)
+				}
+				if last {
+					r.finish(sb.b, sb.ack, sb.err)
+				} else {
+					stages[i+1] <- sb
+				}
+			}
+		}()
+	}
+	for item := range items {
+		stages[0] <- staged{b: r.newTaskBatch(item), ack: item.ack}
+	}
+	close(stages[0])
+	wg.Wait()
+}
+
+func (r *runner) newTaskBatch(item taskItem) *Batch {
 	for i, rec := range item.records {
 		rec.seq = int32(i)
 	}
 	b := newBatch(item.records, len(r.p.outputs))
 	b.Partition = item.partition
-	// A stop request must not cut a batch in half: processing uses a context
-	// that is not cancelled by it.
-	if err := r.p.chain.Process(context.WithoutCancel(ctx), b); err != nil {
+	return b
+}
+
+// finish sends a processed batch to its outputs, or fails the pipeline when
+// processing it failed.
+func (r *runner) finish(b *Batch, ack *batchAck, err error) {
+	if err != nil {
 		ack.done(err)
 		r.fail(err)
 		return
@@ -411,22 +466,26 @@ func deadLetterRecord(f Failure) *Record {
 	return d
 }
 
-// flushAtEnd releases what processors held back until the end of input.
+// flushAtEnd releases what processors held back until the end of input, a
+// chunk at a time, each written under the in-flight cap. Intake stays held
+// throughout, so no state commit falls between a processor giving up state
+// and the records that replace it being written.
 func (r *runner) flushAtEnd(ctx context.Context) {
-	b := newBatch(nil, len(r.p.outputs))
-	r.slots <- struct{}{}
 	r.intake.RLock()
 	defer r.intake.RUnlock()
-	r.inFlight.Add(1)
-	r.p.metrics.inFlight.Inc()
-	ack := &batchAck{r: r}
-	ack.pending.Store(1)
-	if err := r.p.chain.Flush(ctx, b); err != nil {
-		ack.done(err)
+	newChunk := func() *Batch { return newBatch(nil, len(r.p.outputs)) }
+	err := r.p.chain.Flush(ctx, newChunk, func(chunk *Batch) error {
+		r.slots <- struct{}{}
+		r.inFlight.Add(1)
+		r.p.metrics.inFlight.Inc()
+		ack := &batchAck{r: r}
+		ack.pending.Store(1)
+		r.dispatch(chunk, ack)
+		return nil
+	})
+	if err != nil {
 		r.fail(err)
-		return
 	}
-	r.dispatch(b, ack)
 }
 
 func (r *runner) writeLoop(ctx context.Context, out *outputNode, requests <-chan writeRequest) {

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/statestore"
@@ -12,6 +13,12 @@ import (
 // state database (statestore), and commit both together: after a crash the
 // state matches the positions the inputs resume from, so no record is counted
 // twice and none is missed.
+
+// Commit intervals when the config gives none.
+const (
+	defaultCommitInterval         = time.Second
+	defaultStatefulCommitInterval = 10 * time.Second
+)
 
 // StateFields are the root config's state settings.
 func stateFields() config.Field {

@@ -78,8 +78,8 @@ func (p *countProcessor) Process(_ context.Context, b *Batch) error {
 	return nil
 }
 
-func (p *countProcessor) Flush(_ context.Context, b *Batch) error {
-	return p.store.Shard("words").Range(nil, nil, func(k, v []byte) bool {
+func (p *countProcessor) Flush(_ context.Context, b *Batch) (bool, error) {
+	return false, p.store.Shard("words").Range(nil, nil, func(k, v []byte) bool {
 		b.Records = append(b.Records, NewDerived(&Record{}, string(k)+"="+string(v)))
 		return true
 	})

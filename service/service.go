@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -94,6 +95,7 @@ func Run(ctx context.Context, opts Options) error {
 		return &InvalidConfigError{Errors: config.AsErrors(err)}
 	}
 	settings := pipeline.Settings
+	applyMemoryLimit(settings.MemoryLimit, log)
 
 	current := &live{}
 	current.set(settings.Name, phaseStarting)
@@ -186,4 +188,18 @@ func exitCode(sig os.Signal) int {
 		return 128 + int(s)
 	}
 	return 1
+}
+
+// applyMemoryLimit sets the Go soft memory limit from the config. With a
+// limit to stop the heap, the collector can run less often; the environment
+// (GOMEMLIMIT, GOGC) still decides when it says anything.
+func applyMemoryLimit(limit int64, log *slog.Logger) {
+	if limit <= 0 || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(limit)
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
+	}
+	log.Debug("memory limit set", "bytes", limit)
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 )
 
 // DefaultCacheBytes is the write-cache budget when Options.CacheBytes is 0.
@@ -86,6 +87,10 @@ func Open(dir string, opts Options) (*DB, error) {
 		WithNumLevelZeroTablesStall(8).
 		WithBaseTableSize(2 << 20).   // compaction holds several tables in memory at once
 		WithBlockCacheSize(32 << 20). // half of it doubles point reads of spilled state
+		// Uncompressed blocks are read in place; Snappy's would each need a
+		// decompression buffer, which under point reads of spilled state
+		// held hundreds of MiB.
+		WithCompression(options.None).
 		WithIndexCacheSize(8 << 20).
 		WithValueLogFileSize(64 << 20).
 		WithNumCompactors(2).

@@ -35,3 +35,34 @@ func TestPartitionsListCommittedAndTouchedShards(t *testing.T) {
 		t.Fatalf("window partitions %v, %v", got, err)
 	}
 }
+
+func TestEndingBeforeAfterResumesPastDeletedWindows(t *testing.T) {
+	db, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	w := db.Windows("w").Shard("p")
+	for _, k := range []string{"a", "b", "c", "d"} {
+		w.Put([]byte(k), 0, 10, []byte(k))
+	}
+	w.Put([]byte("a"), 20, 30, []byte("late"))
+	var pos *WindowPos
+	var got []string
+	for part := 0; part < 3; part++ {
+		n := 0
+		err := w.EndingBeforeAfter(pos, 100, func(key []byte, start, end int64, value []byte) bool {
+			got = append(got, string(value))
+			pos = &WindowPos{Key: append([]byte(nil), key...), Start: start, End: end}
+			w.Delete(key, start, end)
+			n++
+			return n < 2
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Equal(got, []string{"a", "b", "c", "d", "late"}) {
+		t.Fatalf("scanned in parts: %v", got)
+	}
+}

@@ -90,12 +90,31 @@ func (w *WindowShard) FetchKey(key []byte, startFrom, startTo int64, fn func(sta
 // by end (then key, then start); fn returning false stops. Keys and values
 // are valid only during the call; fn may delete the window it is given.
 func (w *WindowShard) EndingBefore(end int64, fn func(key []byte, start, end int64, value []byte) bool) error {
+	return w.EndingBeforeAfter(nil, end, fn)
+}
+
+// WindowPos is a window's place in the end order, where a later
+// EndingBeforeAfter resumes a scan that stopped.
+type WindowPos struct {
+	Key        []byte
+	Start, End int64
+}
+
+// EndingBeforeAfter is EndingBefore resuming after pos (nil: from the
+// start). A long scan done in parts resumes this way instead of stepping
+// again over the windows its earlier parts deleted.
+func (w *WindowShard) EndingBeforeAfter(pos *WindowPos, end int64, fn func(key []byte, start, end int64, value []byte) bool) error {
 	if end == math.MinInt64 {
 		return nil
 	}
+	from := []byte{winByEnd}
+	if pos != nil {
+		// Just past pos: its suffix followed by a zero byte.
+		from = append(windowEndSuffix(nil, pos.Key, pos.Start, pos.End), 0)
+	}
 	to := appendTime([]byte{winByEnd}, end)
 	var perr error
-	err := w.s.scan([]byte{winByEnd}, to, func(suffix, value []byte) bool {
+	err := w.s.scan(from, to, func(suffix, value []byte) bool {
 		key, start, end, err := parseWindowEndSuffix(suffix)
 		if err != nil {
 			perr = err

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/statestore"
 )
 
 // Emit modes.
@@ -90,7 +91,11 @@ type Aggregate struct {
 	mu          sync.Mutex
 	streamTimes map[string]int64
 
-	cache stateCache // decoded accumulators of the table and fixed windows
+	cache    stateCache // decoded accumulators of the table and fixed windows
+	flushing flushCursor
+	// onlyCounts: every operation is count(), which cannot fail, so records
+	// fold in place.
+	onlyCounts bool
 }
 
 // New builds an aggregate from its config.
@@ -123,6 +128,10 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Processor, error) {
 		errs = append(errs, conf.Errorf("ops", "give at least one operation"))
 	}
 	collect(a.readWindow(conf))
+	a.onlyCounts = len(a.ops) > 0
+	for _, o := range a.ops {
+		a.onlyCounts = a.onlyCounts && o.kind == "count"
+	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -195,6 +204,7 @@ func (a *Aggregate) Process(_ context.Context, b *engine.Batch) error {
 	if err != nil {
 		return err
 	}
+	pc := a.cache.part(b.Partition)
 	var out []*engine.Record
 	for _, r := range b.Records {
 		ts, err := a.timestampOf(r)
@@ -208,17 +218,18 @@ func (a *Aggregate) Process(_ context.Context, b *engine.Batch) error {
 			b.Fail(r, fmt.Errorf("key: %w", err))
 			continue
 		}
-		key, err := encodeKey(keyVal)
+		pc.keyBuf, err = appendKey(pc.keyBuf[:0], keyVal)
 		if err != nil {
 			b.Fail(r, err)
 			continue
 		}
+		key := pc.keyBuf
 		var results []*engine.Record
 		switch a.win.kind {
 		case unwindowed:
-			results, err = a.addToTable(b.Partition, r, key, ts)
+			results, err = a.addToTable(pc, b.Partition, r, key, ts)
 		case tumbling, hopping:
-			results, err = a.addToFixed(b.Partition, r, key, ts, st)
+			results, err = a.addToFixed(pc, b.Partition, r, key, ts, st)
 		case session:
 			results, err = a.addToSession(b.Partition, r, key, ts, st)
 		case sliding:
@@ -255,46 +266,94 @@ func (a *Aggregate) Process(_ context.Context, b *engine.Batch) error {
 
 var errLate = errors.New("late")
 
-// Flush emits, for emit: at_end, everything still held.
-func (a *Aggregate) Flush(_ context.Context, b *engine.Batch) error {
+// flushChunk is how many results one Flush call releases.
+const flushChunk = 1024
+
+// flushCursor is where the end-of-input flush stands between calls.
+type flushCursor struct {
+	started bool
+	parts   []string
+	part    int    // index in parts
+	nextKey []byte // running table: the key to resume from in parts[part]
+	// windows: the last window closed in parts[part], to resume after
+	windowPos *statestore.WindowPos
+}
+
+// Flush emits, for emit: at_end, everything still held, a chunk per call:
+// the running table (which stays), or every open window (which closes).
+func (a *Aggregate) Flush(_ context.Context, b *engine.Batch) (more bool, err error) {
 	if a.emit != emitAtEnd {
-		return nil
+		return false, nil
 	}
-	if err := a.FlushState(); err != nil {
-		return err
-	}
-	if a.win.kind == unwindowed {
-		parts, err := a.table.Partitions()
-		if err != nil {
-			return err
+	c := &a.flushing
+	if !c.started {
+		if err := a.FlushState(); err != nil {
+			return false, err
 		}
-		for _, part := range parts {
-			err := a.table.Shard(part).Range(nil, nil, func(key, value []byte) bool {
-				var states []opState
-				if err = json.Unmarshal(value, &states); err != nil {
-					return false
-				}
-				b.Records = append(b.Records, a.result(nil, key, nil, states))
-				return true
-			})
+		if a.win.kind == unwindowed {
+			c.parts, err = a.table.Partitions()
+		} else {
+			c.parts, err = a.windows.Partitions()
+		}
+		if err != nil {
+			return false, err
+		}
+		c.started = true
+	}
+	for c.part < len(c.parts) {
+		room := flushChunk - len(b.Records)
+		if room <= 0 {
+			return true, nil
+		}
+		part := c.parts[c.part]
+		if a.win.kind != unwindowed {
+			closed, pos, err := a.closeWindowsBefore(part, math.MaxInt64, room, c.windowPos)
 			if err != nil {
-				return err
+				return false, err
 			}
+			b.Records = append(b.Records, closed...)
+			c.windowPos = pos
+			if len(closed) == room {
+				return true, nil
+			}
+			c.part, c.windowPos = c.part+1, nil
+			continue
 		}
-		return nil
-	}
-	parts, err := a.windows.Partitions()
-	if err != nil {
-		return err
-	}
-	for _, part := range parts {
-		closed, err := a.closeWindowsBefore(part, math.MaxInt64)
+		full, err := a.flushTable(part, room, b)
 		if err != nil {
-			return err
+			return false, err
 		}
-		b.Records = append(b.Records, closed...)
+		if full {
+			return true, nil
+		}
+		c.part, c.nextKey = c.part+1, nil
 	}
-	return nil
+	return false, nil
+}
+
+// flushTable emits up to room keys of a partition's running table from the
+// cursor on; full says it stopped for lack of room.
+func (a *Aggregate) flushTable(part string, room int, b *engine.Batch) (full bool, err error) {
+	c := &a.flushing
+	var decodeErr error
+	err = a.table.Shard(part).Range(c.nextKey, nil, func(key, value []byte) bool {
+		if room == 0 {
+			c.nextKey, full = append(c.nextKey[:0], key...), true
+			return false
+		}
+		states, err := decodeStates(value)
+		if err != nil {
+			decodeErr = fmt.Errorf("key %s: %w", key, err)
+			return false
+		}
+		b.Records = append(b.Records, a.result(nil, key, nil, states))
+		room--
+		return true
+	})
+	if err == nil {
+		err = decodeErr
+	}
+	return full, err
 }
 
 func (a *Aggregate) timestampOf(r *engine.Record) (int64, error) {
@@ -360,34 +419,21 @@ func (a *Aggregate) fold(states []opState, r *engine.Record, ts int64) ([]opStat
 	return states, nil
 }
 
-func decodeStates(raw []byte) ([]opState, error) {
-	var states []opState
-	if err := json.Unmarshal(raw, &states); err != nil {
-		return nil, fmt.Errorf("aggregate state is corrupt: %w", err)
-	}
-	return states, nil
-}
-
-func (a *Aggregate) addToTable(part string, r *engine.Record, key []byte, ts int64) ([]*engine.Record, error) {
-	pc := a.cache.part(part)
+func (a *Aggregate) addToTable(pc *partCache, part string, r *engine.Record, key []byte, ts int64) ([]*engine.Record, error) {
 	e, err := a.loadTable(pc, part, key)
 	if err != nil {
 		return nil, err
 	}
-	states, err := a.fold(cloneStates(e.states), r, ts)
-	if err != nil {
+	if err := a.foldCached(pc, e, r, ts); err != nil {
 		return nil, err
 	}
-	e.states = states
-	pc.markDirty(e)
 	if a.emit != emitOnUpdate {
 		return nil, nil
 	}
-	return []*engine.Record{a.result(r, key, nil, states)}, nil
+	return []*engine.Record{a.result(r, key, nil, e.states)}, nil
 }
 
-func (a *Aggregate) addToFixed(part string, r *engine.Record, key []byte, ts, st int64) ([]*engine.Record, error) {
-	pc := a.cache.part(part)
+func (a *Aggregate) addToFixed(pc *partCache, part string, r *engine.Record, key []byte, ts, st int64) ([]*engine.Record, error) {
 	var results []*engine.Record
 	accepted := false
 	for _, w := range a.win.assign(ts) {
@@ -399,14 +445,11 @@ func (a *Aggregate) addToFixed(part string, r *engine.Record, key []byte, ts, st
 		if err != nil {
 			return nil, err
 		}
-		states, err := a.fold(cloneStates(e.states), r, ts)
-		if err != nil {
+		if err := a.foldCached(pc, e, r, ts); err != nil {
 			return nil, err
 		}
-		e.states = states
-		pc.markDirty(e)
 		if a.emit == emitOnUpdate {
-			results = append(results, a.result(r, key, &w, states))
+			results = append(results, a.result(r, key, &w, e.states))
 		}
 	}
 	if !accepted {
@@ -415,20 +458,28 @@ func (a *Aggregate) addToFixed(part string, r *engine.Record, key []byte, ts, st
 	return results, nil
 }
 
-// cloneStates copies states before a fold, so that a record failing half
-// way leaves the cached states as they were.
-func cloneStates(states []opState) []opState {
-	if states == nil {
+// foldCached folds a record into a cached entry. It works on a scratch copy
+// of the states, so a record failing half way leaves the entry as it was.
+func (a *Aggregate) foldCached(pc *partCache, e *cachedState, r *engine.Record, ts int64) error {
+	if e.states == nil {
+		e.states = make([]opState, len(a.ops))
+	}
+	if a.onlyCounts {
+		for i := range e.states {
+			e.states[i].N++
+		}
+		pc.markDirty(e)
 		return nil
 	}
-	out := make([]opState, len(states))
-	copy(out, states)
-	for i := range out {
-		if out[i].L != nil {
-			out[i].L = append([]any(nil), out[i].L...)
+	pc.scratchStates = append(pc.scratchStates[:0], e.states...)
+	for i, o := range a.ops {
+		if err := o.add(&pc.scratchStates[i], r, ts); err != nil {
+			return err
 		}
 	}
-	return out
+	copy(e.states, pc.scratchStates)
+	pc.markDirty(e)
+	return nil
 }
 
 // addToSession puts the record in a session of its key: a new one, one it
@@ -484,8 +535,7 @@ func (a *Aggregate) addToSession(part string, r *engine.Record, key []byte, ts, 
 	for _, o := range olds {
 		shard.Delete(key, o.w.start, o.w.end)
 	}
-	enc, _ := json.Marshal(states)
-	shard.Put(key, merged.start, merged.end, enc)
+	shard.Put(key, merged.start, merged.end, appendStates(nil, states))
 	return []*engine.Record{a.result(r, key, &merged, states)}, nil
 }
 
@@ -498,10 +548,14 @@ func (a *Aggregate) closeWindows(part string, st int64) ([]*engine.Record, error
 	if a.win.kind == sliding {
 		a.dropExpiredRecords(part, st)
 	}
-	return a.closeWindowsBefore(part, a.win.closeBound(st))
+	closed, _, err := a.closeWindowsBefore(part, a.win.closeBound(st), 0, nil)
+	return closed, err
 }
 
-func (a *Aggregate) closeWindowsBefore(part string, bound int64) ([]*engine.Record, error) {
+// closeWindowsBefore closes (at most limit, 0 for all) windows ending
+// before bound, from just after pos on, and returns their final results and
+// the place of the last one.
+func (a *Aggregate) closeWindowsBefore(part string, bound int64, limit int, pos *statestore.WindowPos) ([]*engine.Record, *statestore.WindowPos, error) {
 	pc := a.cache.part(part)
 	a.writeOut(part, pc)
 	shard := a.windows.Shard(part)
@@ -512,20 +566,20 @@ func (a *Aggregate) closeWindowsBefore(part string, bound int64) ([]*engine.Reco
 	}
 	var done []closed
 	var decodeErr error
-	err := shard.EndingBefore(bound, func(key []byte, start, end int64, value []byte) bool {
+	err := shard.EndingBeforeAfter(pos, bound, func(key []byte, start, end int64, value []byte) bool {
 		s, err := decodeStates(value)
 		if err != nil {
 			decodeErr = err
 			return false
 		}
 		done = append(done, closed{append([]byte(nil), key...), window{start, end}, s})
-		return true
+		return limit == 0 || len(done) < limit
 	})
 	if err == nil {
 		err = decodeErr
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := make([]*engine.Record, 0, len(done))
 	for _, c := range done {
@@ -533,7 +587,11 @@ func (a *Aggregate) closeWindowsBefore(part string, bound int64) ([]*engine.Reco
 		pc.forget(c.key, c.w)
 		out = append(out, a.result(nil, c.key, &c.w, c.states))
 	}
-	return out, nil
+	if len(done) > 0 {
+		last := done[len(done)-1]
+		pos = &statestore.WindowPos{Key: last.key, Start: last.w.start, End: last.w.end}
+	}
+	return out, pos, nil
 }
 
 // result is one aggregate result: a JSON object with the key, the window and
@@ -571,16 +629,6 @@ func (a *Aggregate) result(parent *engine.Record, key []byte, w *window, states 
 		rec.Timestamp = w.end
 	}
 	return rec
-}
-
-// encodeKey is the state key of a grouping value: its JSON encoding, so
-// that the key keeps its type in results (a number stays a number).
-func encodeKey(v any) ([]byte, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("key: %T cannot be a grouping key: %v", v, err)
-	}
-	return b, nil
 }
 
 // keyText is the record key of a result: a string key without its quotes.

@@ -204,3 +204,22 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// More results than one flush chunk holds come out whole, in window order.
+func TestAtEndFlushesInChunks(t *testing.T) {
+	for _, window := range []string{"", "window: {type: tumbling, size: 1h}, "} {
+		var specs []string
+		for i := 0; i < 2500; i++ {
+			specs = append(specs, fmt.Sprintf("k%04d@%d", i, i), fmt.Sprintf("k%04d@%d", i, i+1))
+		}
+		got, dead := run(t, `- aggregate: {key: value.k, ops: {c: count()}, timestamp: value.t, `+window+`emit: at_end}`, events(specs...))
+		if len(dead) > 0 || len(got) != 2500 {
+			t.Fatalf("%s: %d results, %d dead letters; want 2500 results", window, len(got), len(dead))
+		}
+		for i, r := range got {
+			if !strings.Contains(r, fmt.Sprintf(`"key":"k%04d"`, i)) || !strings.HasSuffix(r, `"c":2}`) {
+				t.Fatalf("%s: result %d is %s", window, i, r)
+			}
+		}
+	}
+}

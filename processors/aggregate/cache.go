@@ -2,7 +2,6 @@ package aggregate
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"sync"
 )
 
@@ -15,12 +14,16 @@ import (
 // Writes to the store are not durable until the engine commits them, so
 // writing early never breaks the state/position atomicity.
 
-const cacheLimit = 100_000
+const cacheLimit = 500_000
 
 type partCache struct {
 	entries map[string]*cachedState
 	dirty   []*cachedState
-	scratch []byte
+	scratch []byte // cache keys
+	keyBuf  []byte // the current record's state key
+	encBuf  []byte // encoded states
+
+	scratchStates []opState
 }
 
 type cachedState struct {
@@ -61,7 +64,8 @@ func (c *stateCache) names() []string {
 	return out
 }
 
-// cacheKey is the entry's map key: the state key, then the window bounds.
+// cacheKey is the entry's map key: the state key, then the window bounds
+// (a running-table entry, which has none, uses windowKey(key) == key).
 func (pc *partCache) cacheKey(key []byte, w window) []byte {
 	pc.scratch = append(pc.scratch[:0], key...)
 	pc.scratch = binary.BigEndian.AppendUint64(pc.scratch, uint64(w.start))
@@ -82,7 +86,7 @@ func (pc *partCache) forget(key []byte, w window) {
 // loadTable returns the running-table entry of key, decoding it from the
 // store on a miss; a new key gets an entry with no states yet.
 func (a *Aggregate) loadTable(pc *partCache, part string, key []byte) (*cachedState, error) {
-	if e, ok := pc.entries[string(pc.cacheKey(key, window{}))]; ok {
+	if e, ok := pc.entries[string(key)]; ok {
 		return e, nil
 	}
 	raw, found, err := a.table.Shard(part).Get(key)
@@ -95,7 +99,7 @@ func (a *Aggregate) loadTable(pc *partCache, part string, key []byte) (*cachedSt
 			return nil, err
 		}
 	}
-	pc.entries[string(pc.cacheKey(key, window{}))] = e
+	pc.entries[string(key)] = e
 	return e, nil
 }
 
@@ -122,11 +126,11 @@ func (a *Aggregate) loadWindow(pc *partCache, part string, key []byte, w window)
 // cache when it grew past its limit.
 func (a *Aggregate) writeOut(part string, pc *partCache) {
 	for _, e := range pc.dirty {
-		enc, _ := json.Marshal(e.states)
+		pc.encBuf = appendStates(pc.encBuf[:0], e.states)
 		if a.win.kind == unwindowed {
-			a.table.Shard(part).Put(e.key, enc)
+			a.table.Shard(part).Put(e.key, pc.encBuf)
 		} else {
-			a.windows.Shard(part).Put(e.key, e.w.start, e.w.end, enc)
+			a.windows.Shard(part).Put(e.key, e.w.start, e.w.end, pc.encBuf)
 		}
 		e.dirty = false
 	}

@@ -112,8 +112,7 @@ func (a *Aggregate) addToSliding(part string, r *engine.Record, key []byte, ts, 
 				}
 			}
 		}
-		enc, _ := json.Marshal(states)
-		shard.Put(key, w.start, w.end, enc)
+		shard.Put(key, w.start, w.end, appendStates(nil, states))
 		results = append(results, a.result(r, key, &w, states))
 	}
 	return results, nil

@@ -243,13 +243,13 @@ func (br *branch) routes() []*route {
 	return rs
 }
 
-// Flush releases what the nested processors held back, and routes it or
-// hands it on like any record of the route.
-func (br *branch) Flush(ctx context.Context, b *engine.Batch) error {
+// Flush releases what the nested processors held back, all in one chunk,
+// and routes it or hands it on like any record of the route.
+func (br *branch) Flush(ctx context.Context, b *engine.Batch) (more bool, err error) {
 	for _, r := range br.routes() {
 		d := b.Derive(nil)
-		if err := r.chain.Flush(ctx, d); err != nil {
-			return err
+		if err := r.chain.FlushInto(ctx, d); err != nil {
+			return false, err
 		}
 		if r.routes {
 			for _, rec := range d.Records {
@@ -259,7 +259,7 @@ func (br *branch) Flush(ctx context.Context, b *engine.Batch) error {
 		}
 		b.Records = append(b.Records, d.Records...)
 	}
-	return nil
+	return false, nil
 }
 
 // FlushState hands the nested processors' pending state changes to the

@@ -304,13 +304,13 @@ func (p *hold) Process(_ context.Context, b *engine.Batch) error {
 	return nil
 }
 
-func (p *hold) Flush(_ context.Context, b *engine.Batch) error {
+func (p *hold) Flush(_ context.Context, b *engine.Batch) (bool, error) {
 	p.ev.add("flush " + p.name)
 	p.mu.Lock()
 	b.Records = append(b.Records, p.held...)
 	p.held = nil
 	p.mu.Unlock()
-	return nil
+	return false, nil
 }
 
 func (p *hold) Start(context.Context) error {

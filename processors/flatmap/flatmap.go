@@ -94,14 +94,19 @@ func listLen(v any) (int, bool) {
 }
 
 func appendElements(out []*engine.Record, parent *engine.Record, v any) []*engine.Record {
+	// The records of one element list are allocated as one block.
 	switch x := v.(type) {
 	case []any:
-		for _, e := range x {
-			out = append(out, engine.NewDerived(parent, e))
+		block := make([]engine.Record, len(x))
+		for i, e := range x {
+			block[i].DeriveFrom(parent, e)
+			out = append(out, &block[i])
 		}
 	case []string:
-		for _, e := range x {
-			out = append(out, engine.NewDerived(parent, e))
+		block := make([]engine.Record, len(x))
+		for i, e := range x {
+			block[i].DeriveFrom(parent, e)
+			out = append(out, &block[i])
 		}
 	default:
 		rv := reflect.ValueOf(v)

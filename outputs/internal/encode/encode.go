@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/engine"
@@ -86,7 +85,7 @@ func appendValue(buf []byte, r *engine.Record, validate bool) ([]byte, error) {
 		return buf, err
 	}
 	if !r.IsJSON() || (validate && !json.Valid(b)) {
-		return AppendString(buf, b), nil
+		return engine.AppendJSONString(buf, b), nil
 	}
 	if len(b) == 0 {
 		return append(buf, "null"...), nil
@@ -95,7 +94,7 @@ func appendValue(buf []byte, r *engine.Record, validate bool) ([]byte, error) {
 		out := bytes.NewBuffer(buf)
 		if err := json.Compact(out, b); err != nil {
 			// Not JSON after all: keep the line a line, and the data.
-			return AppendString(buf, b), nil
+			return engine.AppendJSONString(buf, b), nil
 		}
 		return out.Bytes(), nil
 	}
@@ -107,7 +106,7 @@ func appendEnvelope(buf []byte, r *engine.Record) ([]byte, error) {
 	if r.Key == nil {
 		buf = append(buf, "null"...)
 	} else {
-		buf = AppendString(buf, r.Key)
+		buf = engine.AppendJSONString(buf, r.Key)
 	}
 	buf = append(buf, `,"value":`...)
 	buf, err := appendValue(buf, r, true)
@@ -125,9 +124,9 @@ func appendEnvelope(buf []byte, r *engine.Record) ([]byte, error) {
 				buf = append(buf, ',')
 			}
 			first = false
-			buf = AppendString(buf, []byte(h.Key))
+			buf = engine.AppendJSONString(buf, []byte(h.Key))
 			buf = append(buf, ':')
-			buf = AppendString(buf, h.Value)
+			buf = engine.AppendJSONString(buf, h.Value)
 		}
 		buf = append(buf, '}')
 	}
@@ -143,56 +142,4 @@ func repeatedLater(hs []engine.Header, i int) bool {
 		}
 	}
 	return false
-}
-
-const hex = "0123456789abcdef"
-
-// AppendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD, as
-// encoding/json does; HTML characters are not escaped.
-func AppendString(buf, s []byte) []byte {
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			buf = append(buf, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				buf = append(buf, '\\', c)
-			case '\n':
-				buf = append(buf, '\\', 'n')
-			case '\r':
-				buf = append(buf, '\\', 'r')
-			case '\t':
-				buf = append(buf, '\\', 't')
-			default:
-				buf = append(buf, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRune(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
 }
