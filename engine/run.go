@@ -396,6 +396,12 @@ func (r *runner) finish(b *Batch, ack *batchAck, err error) {
 		return
 	}
 	r.dispatch(b, ack)
+	r.commitIfCacheFull()
+}
+
+// commitIfCacheFull asks for an early commit when the state write cache is
+// past its budget.
+func (r *runner) commitIfCacheFull() {
 	if r.p.state.db != nil && r.p.state.db.CacheFull() {
 		select {
 		case r.commitNow <- struct{}{}:
@@ -467,12 +473,13 @@ func deadLetterRecord(f Failure) *Record {
 }
 
 // flushAtEnd releases what processors held back until the end of input, a
-// chunk at a time, each written under the in-flight cap. Intake stays held
-// throughout, so no state commit falls between a processor giving up state
-// and the records that replace it being written.
+// chunk at a time, each written under the in-flight cap. Intake is held
+// while a chunk is made and dispatched, and let go between chunks: a state
+// commit then waits for every dispatched chunk to be written before it
+// commits the state those chunks replaced, and it keeps the write cache from
+// growing over a long flush.
 func (r *runner) flushAtEnd(ctx context.Context) {
 	r.intake.RLock()
-	defer r.intake.RUnlock()
 	newChunk := func() *Batch { return newBatch(nil, len(r.p.outputs)) }
 	err := r.p.chain.Flush(ctx, newChunk, func(chunk *Batch) error {
 		r.slots <- struct{}{}
@@ -481,8 +488,12 @@ func (r *runner) flushAtEnd(ctx context.Context) {
 		ack := &batchAck{r: r}
 		ack.pending.Store(1)
 		r.dispatch(chunk, ack)
+		r.intake.RUnlock()
+		r.commitIfCacheFull()
+		r.intake.RLock()
 		return nil
 	})
+	r.intake.RUnlock()
 	if err != nil {
 		r.fail(err)
 	}

@@ -83,6 +83,10 @@ func (r *Resources) Windows(name string) (*WindowState, error) {
 	return &WindowState{name: full, state: r.b.state}, err
 }
 
+// StateCacheBytes is the state write-cache budget (state.cache_size), for
+// processors that size their own in-memory caches after it.
+func (r *Resources) StateCacheBytes() int64 { return r.b.state.cacheBytes }
+
 func (r *Resources) claimStore(name string) (string, error) {
 	full := r.Path + "/" + name
 	if owner, dup := r.b.state.stores[full]; dup {

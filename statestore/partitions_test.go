@@ -66,3 +66,25 @@ func TestEndingBeforeAfterResumesPastDeletedWindows(t *testing.T) {
 		t.Fatalf("scanned in parts: %v", got)
 	}
 }
+
+func TestEndingBetween(t *testing.T) {
+	db, err := Open(t.TempDir(), Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	w := db.Windows("w").Shard("p")
+	for end := int64(-20); end <= 20; end += 10 {
+		w.Put([]byte("k"), end-10, end, []byte{byte(end + 100)})
+	}
+	var ends []int64
+	if err := w.EndingBetween(-10, 20, func(_ []byte, _, end int64, _ []byte) bool {
+		ends = append(ends, end)
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ends, []int64{-10, 0, 10}) {
+		t.Fatalf("ends %v, want [-10 0 10]", ends)
+	}
+}

@@ -107,7 +107,23 @@ func (w *WindowShard) EndingBeforeAfter(pos *WindowPos, end int64, fn func(key [
 	if end == math.MinInt64 {
 		return nil
 	}
+	return w.endingBetween(pos, math.MinInt64, end, fn)
+}
+
+// EndingBetween calls fn for the windows with from <= end < to, ascending by
+// end (then key, then start), as EndingBefore does.
+func (w *WindowShard) EndingBetween(from, to int64, fn func(key []byte, start, end int64, value []byte) bool) error {
+	return w.endingBetween(nil, from, to, fn)
+}
+
+func (w *WindowShard) endingBetween(pos *WindowPos, fromEnd, end int64, fn func(key []byte, start, end int64, value []byte) bool) error {
+	if end == math.MinInt64 || fromEnd >= end {
+		return nil
+	}
 	from := []byte{winByEnd}
+	if fromEnd != math.MinInt64 {
+		from = appendTime(from, fromEnd)
+	}
 	if pos != nil {
 		// Just past pos: its suffix followed by a zero byte.
 		from = append(windowEndSuffix(nil, pos.Key, pos.Start, pos.End), 0)

@@ -149,6 +149,7 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Processor, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.cache.limit = int(max(res.StateCacheBytes()/bytesPerEntry, 10_000))
 	a.late = res.Counter("pipeline_aggregate_late_records_total", "Records that arrived after their window closed.")
 	return a, nil
 }
@@ -307,7 +308,7 @@ func (a *Aggregate) Flush(_ context.Context, b *engine.Batch) (more bool, err er
 		}
 		part := c.parts[c.part]
 		if a.win.kind != unwindowed {
-			closed, pos, err := a.closeWindowsBefore(part, math.MaxInt64, room, c.windowPos)
+			closed, pos, err := a.closeWindowsBefore(part, math.MinInt64, math.MaxInt64, room, c.windowPos)
 			if err != nil {
 				return false, err
 			}
@@ -548,14 +549,21 @@ func (a *Aggregate) closeWindows(part string, st int64) ([]*engine.Record, error
 	if a.win.kind == sliding {
 		a.dropExpiredRecords(part, st)
 	}
-	closed, _, err := a.closeWindowsBefore(part, a.win.closeBound(st), 0, nil)
+	// Windows ending before the previous bound were closed then, and no
+	// window accepting records can end before it, so the scan starts there.
+	pc := a.cache.part(part)
+	bound := a.win.closeBound(st)
+	closed, _, err := a.closeWindowsBefore(part, pc.closedBefore, bound, 0, nil)
+	if err == nil {
+		pc.closedBefore = max(pc.closedBefore, bound)
+	}
 	return closed, err
 }
 
-// closeWindowsBefore closes (at most limit, 0 for all) windows ending
-// before bound, from just after pos on, and returns their final results and
-// the place of the last one.
-func (a *Aggregate) closeWindowsBefore(part string, bound int64, limit int, pos *statestore.WindowPos) ([]*engine.Record, *statestore.WindowPos, error) {
+// closeWindowsBefore closes (at most limit, 0 for all) windows ending in
+// [from, bound), from just after pos on, and returns their final results
+// and the place of the last one.
+func (a *Aggregate) closeWindowsBefore(part string, from, bound int64, limit int, pos *statestore.WindowPos) ([]*engine.Record, *statestore.WindowPos, error) {
 	pc := a.cache.part(part)
 	a.writeOut(part, pc)
 	shard := a.windows.Shard(part)
@@ -566,7 +574,13 @@ func (a *Aggregate) closeWindowsBefore(part string, bound int64, limit int, pos 
 	}
 	var done []closed
 	var decodeErr error
-	err := shard.EndingBeforeAfter(pos, bound, func(key []byte, start, end int64, value []byte) bool {
+	scan := func(fn func(key []byte, start, end int64, value []byte) bool) error {
+		if pos != nil || from == math.MinInt64 {
+			return shard.EndingBeforeAfter(pos, bound, fn)
+		}
+		return shard.EndingBetween(from, bound, fn)
+	}
+	err := scan(func(key []byte, start, end int64, value []byte) bool {
 		s, err := decodeStates(value)
 		if err != nil {
 			decodeErr = err

@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"encoding/binary"
+	"math"
 	"sync"
 )
 
@@ -10,11 +11,14 @@ import (
 // encoded once per commit rather than on every record. Changed entries are
 // written to the state store when the engine commits (FlushState), before
 // the store is scanned (closing windows, the end of input), and when a
-// partition holds more than cacheLimit entries, which are then dropped.
-// Writes to the store are not durable until the engine commits them, so
-// writing early never breaks the state/position atomicity.
+// partition's cache is full; then a random quarter of it is dropped, and
+// state beyond it lives in the store (and Badger). Writes to the store are
+// not durable until the engine commits them, so writing early never breaks
+// the state/position atomicity.
 
-const cacheLimit = 500_000
+// bytesPerEntry is a cached entry's rough size, to turn the state cache
+// budget into a number of entries.
+const bytesPerEntry = 256
 
 type partCache struct {
 	entries map[string]*cachedState
@@ -24,6 +28,7 @@ type partCache struct {
 	encBuf  []byte // encoded states
 
 	scratchStates []opState
+	closedBefore  int64 // every window ending before it is closed
 }
 
 type cachedState struct {
@@ -36,6 +41,7 @@ type cachedState struct {
 type stateCache struct {
 	mu    sync.Mutex
 	parts map[string]*partCache
+	limit int // entries per partition
 }
 
 // part is the cache of one partition; only that partition's task uses it,
@@ -48,7 +54,7 @@ func (c *stateCache) part(name string) *partCache {
 	}
 	pc, ok := c.parts[name]
 	if !ok {
-		pc = &partCache{entries: map[string]*cachedState{}}
+		pc = &partCache{entries: map[string]*cachedState{}, closedBefore: math.MinInt64}
 		c.parts[name] = pc
 	}
 	return pc
@@ -99,8 +105,26 @@ func (a *Aggregate) loadTable(pc *partCache, part string, key []byte) (*cachedSt
 			return nil, err
 		}
 	}
+	a.makeRoom(pc, part)
 	pc.entries[string(key)] = e
 	return e, nil
+}
+
+// makeRoom keeps a partition's cache within its limit: when it is full,
+// changed entries go to the store and a random quarter is dropped.
+func (a *Aggregate) makeRoom(pc *partCache, part string) {
+	if len(pc.entries) < a.cache.limit {
+		return
+	}
+	a.writeOut(part, pc)
+	drop := len(pc.entries) / 4
+	for k := range pc.entries {
+		if drop == 0 {
+			break
+		}
+		delete(pc.entries, k)
+		drop--
+	}
 }
 
 // loadWindow is loadTable for a fixed window of key.
@@ -118,6 +142,7 @@ func (a *Aggregate) loadWindow(pc *partCache, part string, key []byte, w window)
 			return nil, err
 		}
 	}
+	a.makeRoom(pc, part)
 	pc.entries[string(pc.cacheKey(key, w))] = e
 	return e, nil
 }
@@ -135,9 +160,6 @@ func (a *Aggregate) writeOut(part string, pc *partCache) {
 		e.dirty = false
 	}
 	pc.dirty = pc.dirty[:0]
-	if len(pc.entries) > cacheLimit {
-		pc.entries = map[string]*cachedState{}
-	}
 }
 
 // FlushState writes every partition's changed entries to the store; the
