@@ -27,7 +27,8 @@ test: fmt-check vet build
 
 # Benchmarks print their figure beside a baseline measured in the same run.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 3x -count 1 -timeout 30m ./bench/...
+	$(GO) test -run '^$$' -bench 'FileMapFilterFile|GenerateDrop' -benchtime 3x -count 1 -timeout 30m ./bench/...
+	$(GO) test -run '^$$' -bench 'Wordcount|TumblingSpill|Nexmark' -benchtime 1x -count 1 -timeout 30m ./bench/...
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s ./config

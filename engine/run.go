@@ -170,10 +170,26 @@ func (r *runner) run(ctx context.Context) error {
 		r.hooks.Draining()
 	}
 
-	// Every input has stopped reading: what is read must now be written
-	// within the shutdown timeout.
-	drainTimer := time.AfterFunc(p.Settings.ShutdownTimeout, abortWrites)
-	defer drainTimer.Stop()
+	// Every input has stopped reading. After a stop request or a failure,
+	// what is read must be written within the shutdown timeout; inputs that
+	// simply ended take the time their last work (the end-of-input flush)
+	// needs.
+	drained := make(chan struct{})
+	var timers sync.WaitGroup
+	timers.Add(1)
+	go func() {
+		defer timers.Done()
+		select {
+		case <-readCtx.Done():
+		case <-drained:
+			return
+		}
+		select {
+		case <-time.After(p.Settings.ShutdownTimeout):
+			abortWrites()
+		case <-drained:
+		}
+	}()
 	tasks.Wait()
 	if int(ended.Load()) == len(p.inputs) && !r.failed.Load() {
 		r.flushAtEnd(writeCtx)
@@ -184,7 +200,8 @@ func (r *runner) run(ctx context.Context) error {
 		close(ch)
 	}
 	writers.Wait()
-	drainTimer.Stop()
+	close(drained)
+	timers.Wait()
 
 	stopCommits()
 	<-commitsDone
