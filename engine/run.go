@@ -186,6 +186,9 @@ func (r *runner) run(ctx context.Context) error {
 		}
 		select {
 		case <-time.After(p.Settings.ShutdownTimeout):
+			// Abandoned writes leave state that no committed position
+			// accounts for: no state may be committed after this.
+			r.failed.Store(true)
 			abortWrites()
 		case <-drained:
 		}

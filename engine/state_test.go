@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pipelinehq/pipeline/config"
 )
@@ -54,6 +55,7 @@ type countProcessor struct {
 	mu    sync.Mutex
 	parts []string
 	fail  string // a value that makes the processor fail after counting it
+	pass  bool   // hand the records on instead of consuming them
 }
 
 func (p *countProcessor) Process(_ context.Context, b *Batch) error {
@@ -74,7 +76,9 @@ func (p *countProcessor) Process(_ context.Context, b *Batch) error {
 			return errors.New("boom")
 		}
 	}
-	b.Records = b.Records[:0]
+	if !p.pass {
+		b.Records = b.Records[:0]
+	}
 	return nil
 }
 
@@ -92,6 +96,10 @@ func statefulFixture(t *testing.T, in Input, fail string) (*Registry, *testOutpu
 	reg.AddProcessor(ProcessorPlugin{Spec: config.Spec{Name: "count"}, New: func(_ *config.Parsed, res *Resources) (Processor, error) {
 		store, err := res.KeyValue("counts")
 		return &countProcessor{store: store, fail: fail}, err
+	}})
+	reg.AddProcessor(ProcessorPlugin{Spec: config.Spec{Name: "tally"}, New: func(_ *config.Parsed, res *Resources) (Processor, error) {
+		store, err := res.KeyValue("counts")
+		return &countProcessor{store: store, pass: true}, err
 	}})
 	reg.AddOutput(OutputPlugin{Spec: config.Spec{Name: "collect"}, New: func(*config.Parsed, *Resources) (Output, error) { return out, nil }})
 	return reg, out
@@ -173,5 +181,39 @@ func TestStoresAreNamedByTheirComponent(t *testing.T) {
 	}
 	if p.state.dir != "state/s" {
 		t.Fatalf("default state dir %q", p.state.dir)
+	}
+}
+
+func TestDrainTimeoutCommitsNoState(t *testing.T) {
+	dir := t.TempDir()
+	in := &resumableInput{batches: [][]string{{"a"}, {"b"}}}
+	reg, out := statefulFixture(t, in, "")
+	out.gate = make(chan struct{}) // the sink never accepts a write
+	doc, err := config.Load("s.yaml", []byte("input: {words: {}}\npipeline: {processors: [{tally: {}}]}\noutput: {collect: {}}\nstate: {dir: "+strconv.Quote(dir)+"}\nshutdown_timeout: 50ms\n"), config.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// tally counts in state and passes records on, so that a write is
+	// attempted and abandoned.
+	p, err := Build(doc, reg, BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for out.writes.Load() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	if err := p.Run(ctx); err == nil || !strings.Contains(err.Error(), "shutdown_timeout") {
+		t.Fatalf("want a drain timeout, got %v", err)
+	}
+	got, err := runStateful(t, dir, &resumableInput{batches: [][]string{{"a"}, {"b"}}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, ",") != "a=1,b=1" {
+		t.Fatalf("after an abandoned drain the counts are %v: the first run's state must not have been committed", got)
 	}
 }
