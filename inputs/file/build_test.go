@@ -12,19 +12,11 @@ import (
 
 	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/engine/enginetest"
 	"github.com/pipelinehq/pipeline/inputs"
 	"github.com/pipelinehq/pipeline/inputs/file"
 	"github.com/pipelinehq/pipeline/outputs"
 )
-
-func build(t *testing.T, yaml string) (*engine.Pipeline, error) {
-	t.Helper()
-	doc, err := config.Load("t.yaml", []byte(yaml), config.LoadOptions{LookupEnv: func(string) (string, bool) { return "", false }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return engine.Build(doc, engine.NewRegistry(inputs.Register, outputs.Register), engine.BuildOptions{})
-}
 
 func TestConfigErrors(t *testing.T) {
 	tests := []struct {
@@ -47,7 +39,7 @@ func TestConfigErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := build(t, "input:\n  "+tt.input+"\noutput:\n  drop: {}\n")
+			_, err := enginetest.Build(t, "input:\n  "+tt.input+"\noutput:\n  drop: {}\n", inputs.Register, outputs.Register)
 			if err == nil || err.Error() != tt.want {
 				t.Fatalf("error:\n%v\nwant:\n%s", err, tt.want)
 			}
@@ -58,24 +50,13 @@ func TestConfigErrors(t *testing.T) {
 func TestConstructorHasNoSideEffects(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "sub", "out.txt")
-	_, err := build(t, fmt.Sprintf("input:\n  file: {paths: [%q]}\noutput:\n  file: {path: %q}\n", filepath.Join(dir, "missing*.txt"), out))
+	_, err := enginetest.Build(t, fmt.Sprintf("input:\n  file: {paths: [%q]}\noutput:\n  file: {path: %q}\n", filepath.Join(dir, "missing*.txt"), out), inputs.Register, outputs.Register)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "sub")); !os.IsNotExist(err) {
 		t.Fatalf("building created the output's directory: %v", err)
 	}
-}
-
-func run(t *testing.T, yaml string) error {
-	t.Helper()
-	p, err := build(t, yaml)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return p.Run(ctx)
 }
 
 // TestPipelineCopiesFile runs file → file for each codec pairing that must
@@ -103,12 +84,12 @@ func TestPipelineCopiesFile(t *testing.T) {
 			if err := os.WriteFile(in, []byte(tt.in), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			err := run(t, fmt.Sprintf(`
+			err := enginetest.Run(t, 30*time.Second, fmt.Sprintf(`
 input:
   file: {paths: [%q], codec: %s, batch_size: 100}
 output:
   file: {path: %q, codec: %s}
-`, in, tt.inCodec, out, tt.outCodec))
+`, in, tt.inCodec, out, tt.outCodec), inputs.Register, outputs.Register)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -132,7 +113,7 @@ func TestPipelineCSVToJSONLines(t *testing.T) {
 	if err := os.WriteFile(out, []byte("old\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err := run(t, fmt.Sprintf("input:\n  file: {paths: [%q], codec: csv}\noutput:\n  file: {path: %q, codec: json_lines, mode: truncate}\n", in, out))
+	err := enginetest.Run(t, 30*time.Second, fmt.Sprintf("input:\n  file: {paths: [%q], codec: csv}\noutput:\n  file: {path: %q, codec: json_lines, mode: truncate}\n", in, out), inputs.Register, outputs.Register)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +130,7 @@ func TestPipelineStopsOnReadError(t *testing.T) {
 	if err := os.WriteFile(in, []byte("ok\nmuch too long\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err := run(t, fmt.Sprintf("input:\n  file: {paths: [%q], max_line_size: 8}\noutput:\n  drop: {}\n", in))
+	err := enginetest.Run(t, 30*time.Second, fmt.Sprintf("input:\n  file: {paths: [%q], max_line_size: 8}\noutput:\n  drop: {}\n", in), inputs.Register, outputs.Register)
 	want := fmt.Sprintf("input: %s:2: line is longer than max_line_size (8 bytes)", in)
 	if err == nil || err.Error() != want {
 		t.Fatalf("error %v, want %q", err, want)
@@ -159,7 +140,7 @@ func TestPipelineStopsOnReadError(t *testing.T) {
 func TestPipelineStartError(t *testing.T) {
 	dir := t.TempDir()
 	pattern := filepath.Join(dir, "*.json")
-	err := run(t, fmt.Sprintf("input:\n  file:\n    paths: [%q]\noutput:\n  drop: {}\n", pattern))
+	err := enginetest.Run(t, 30*time.Second, fmt.Sprintf("input:\n  file:\n    paths: [%q]\noutput:\n  drop: {}\n", pattern), inputs.Register, outputs.Register)
 	want := fmt.Sprintf("input: start: t.yaml:3:13: input.file.paths.0: pattern %q matches no file", pattern)
 	if err == nil || err.Error() != want {
 		t.Fatalf("error %v, want %q", err, want)
@@ -210,17 +191,5 @@ func BenchmarkPipelineCopy(b *testing.B) {
 }
 
 func TestSpecExampleBuilds(t *testing.T) {
-	spec := file.Plugin().Spec
-	doc, err := config.Load("example.yaml", []byte(spec.Example+"\noutput:\n  drop: {}\n"), config.LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := engine.Build(doc, engine.NewRegistry(inputs.Register, outputs.Register), engine.BuildOptions{}); err != nil {
-		t.Fatalf("the spec's example does not build: %v\n%s", err, spec.Example)
-	}
-	for _, f := range spec.Fields {
-		if f.Description == "" || len(f.Examples) == 0 || (f.DefaultValue == nil && !f.IsRequired) {
-			t.Errorf("field %s lacks a description, an example or a default", f.Name)
-		}
-	}
+	enginetest.CheckInputSpec(t, file.Plugin().Spec, inputs.Register, outputs.Register)
 }

@@ -14,24 +14,13 @@ import (
 
 	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/engine/enginetest"
 )
 
 // newInput builds the input from the YAML of its fields.
 func newInput(t *testing.T, fields string) *Input {
 	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(fields), &doc); err != nil {
-		t.Fatal(err)
-	}
-	conf, errs := config.Parse("t.yaml", "input.file", doc.Content[0], Plugin().Spec.Fields)
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
-	in, err := New(conf, &engine.Resources{Label: "src"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return in.(*Input)
+	return enginetest.NewInput(t, Plugin(), "src", fields).(*Input)
 }
 
 func writeFiles(t *testing.T, files map[string]string) {

@@ -1,7 +1,6 @@
 package generate_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,21 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pipelinehq/pipeline/config"
-	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/engine/enginetest"
 	"github.com/pipelinehq/pipeline/inputs"
 	"github.com/pipelinehq/pipeline/inputs/generate"
 	"github.com/pipelinehq/pipeline/outputs"
 )
-
-func build(t *testing.T, yaml string) (*engine.Pipeline, error) {
-	t.Helper()
-	doc, err := config.Load("t.yaml", []byte(yaml), config.LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return engine.Build(doc, engine.NewRegistry(inputs.Register, outputs.Register), engine.BuildOptions{})
-}
 
 func TestConfigErrors(t *testing.T) {
 	tests := []struct{ input, want string }{
@@ -34,33 +23,22 @@ func TestConfigErrors(t *testing.T) {
 		{`generate: {value: '1', interval: -1s}`, "t.yaml:2:36: input.generate.interval: want a duration of zero or more, got -1s"},
 	}
 	for _, tt := range tests {
-		_, err := build(t, "input:\n  "+tt.input+"\noutput:\n  drop: {}\n")
+		_, err := enginetest.Build(t, "input:\n  "+tt.input+"\noutput:\n  drop: {}\n", inputs.Register, outputs.Register)
 		if err == nil || err.Error() != tt.want {
 			t.Errorf("error:\n%v\nwant:\n%s", err, tt.want)
 		}
 	}
 }
 
-func run(t *testing.T, yaml string) error {
-	t.Helper()
-	p, err := build(t, yaml)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return p.Run(ctx)
-}
-
 func TestPipelineGenerateToDrop(t *testing.T) {
-	if err := run(t, "input:\n  generate: {value: '{\"id\": meta.offset}', count: 10000}\noutput:\n  drop: {}\n"); err != nil {
+	if err := enginetest.Run(t, 30*time.Second, "input:\n  generate: {value: '{\"id\": meta.offset}', count: 10000}\noutput:\n  drop: {}\n", inputs.Register, outputs.Register); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestPipelineGenerateToFile(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out.jsonl")
-	err := run(t, fmt.Sprintf("input:\n  generate: {value: '{\"id\": meta.offset}', count: 1000, batch_size: 64}\noutput:\n  file: {path: %q, codec: json_lines}\n", out))
+	err := enginetest.Run(t, 30*time.Second, fmt.Sprintf("input:\n  generate: {value: '{\"id\": meta.offset}', count: 1000, batch_size: 64}\noutput:\n  file: {path: %q, codec: json_lines}\n", out), inputs.Register, outputs.Register)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,29 +56,12 @@ func TestPipelineGenerateToFile(t *testing.T) {
 }
 
 func TestPipelineStopsUnboundedGenerate(t *testing.T) {
-	p, err := build(t, "input:\n  generate: {value: '1'}\noutput:\n  drop: {}\n")
+	err := enginetest.Run(t, 100*time.Millisecond, "input:\n  generate: {value: '1'}\noutput:\n  drop: {}\n", inputs.Register, outputs.Register)
 	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	if err := p.Run(ctx); err != nil {
 		t.Fatalf("a stopped run: %v", err)
 	}
 }
 
 func TestSpecExampleBuilds(t *testing.T) {
-	spec := generate.Plugin().Spec
-	doc, err := config.Load("example.yaml", []byte(spec.Example+"\noutput:\n  drop: {}\n"), config.LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := engine.Build(doc, engine.NewRegistry(inputs.Register, outputs.Register), engine.BuildOptions{}); err != nil {
-		t.Fatalf("the spec's example does not build: %v\n%s", err, spec.Example)
-	}
-	for _, f := range spec.Fields {
-		if f.Description == "" || len(f.Examples) == 0 || (f.DefaultValue == nil && !f.IsRequired) {
-			t.Errorf("field %s lacks a description, an example or a default", f.Name)
-		}
-	}
+	enginetest.CheckInputSpec(t, generate.Plugin().Spec, inputs.Register, outputs.Register)
 }

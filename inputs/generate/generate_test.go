@@ -9,27 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
-	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/engine/enginetest"
 )
 
 func newTestInput(t *testing.T, fields string) *Input {
 	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(fields), &doc); err != nil {
-		t.Fatal(err)
-	}
-	conf, errs := config.Parse("t.yaml", "input.generate", doc.Content[0], Plugin().Spec.Fields)
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
-	in, err := New(conf, &engine.Resources{Label: "gen"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return in.(*Input)
+	return enginetest.NewInput(t, Plugin(), "gen", fields).(*Input)
 }
 
 func show(t *testing.T, b engine.InputBatch) string {

@@ -12,29 +12,15 @@ import (
 
 	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/engine/enginetest"
 	"github.com/pipelinehq/pipeline/inputs"
 	"github.com/pipelinehq/pipeline/inputs/nexmark"
 	"github.com/pipelinehq/pipeline/outputs"
 )
 
-func build(t *testing.T, yaml string) (*engine.Pipeline, error) {
-	t.Helper()
-	doc, err := config.Load("t.yaml", []byte(yaml), config.LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return engine.Build(doc, engine.NewRegistry(inputs.Register, outputs.Register), engine.BuildOptions{})
-}
-
 func run(t *testing.T, yaml string) {
 	t.Helper()
-	p, err := build(t, yaml)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := p.Run(ctx); err != nil {
+	if err := enginetest.Run(t, 60*time.Second, yaml, inputs.Register, outputs.Register); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -53,7 +39,7 @@ func TestConfigErrors(t *testing.T) {
 				`t.yaml:4:16: input.nexmark.base_time: want an RFC 3339 time such as 2024-01-01T00:00:00Z, got "2024-13-01T00:00:00Z"`},
 	}
 	for _, tt := range tests {
-		_, err := build(t, "input:\n  "+tt.input+"\noutput:\n  drop: {}\n")
+		_, err := enginetest.Build(t, "input:\n  "+tt.input+"\noutput:\n  drop: {}\n", inputs.Register, outputs.Register)
 		if err == nil || err.Error() != tt.want {
 			t.Errorf("error:\n%v\nwant:\n%s", err, tt.want)
 		}
@@ -90,31 +76,14 @@ func TestPipelineNexmarkToFile(t *testing.T) {
 }
 
 func TestPipelineStopsUnboundedNexmark(t *testing.T) {
-	p, err := build(t, "input:\n  nexmark: {count: 0, rate_limit: true, events_per_second: 1000}\noutput:\n  drop: {}\n")
+	err := enginetest.Run(t, 100*time.Millisecond, "input:\n  nexmark: {count: 0, rate_limit: true, events_per_second: 1000}\noutput:\n  drop: {}\n", inputs.Register, outputs.Register)
 	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	if err := p.Run(ctx); err != nil {
 		t.Fatalf("a stopped run: %v", err)
 	}
 }
 
 func TestSpecExampleBuilds(t *testing.T) {
-	spec := nexmark.Plugin().Spec
-	doc, err := config.Load("example.yaml", []byte(spec.Example+"\noutput:\n  drop: {}\n"), config.LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := engine.Build(doc, engine.NewRegistry(inputs.Register, outputs.Register), engine.BuildOptions{}); err != nil {
-		t.Fatalf("the spec's example does not build: %v\n%s", err, spec.Example)
-	}
-	for _, f := range spec.Fields {
-		if f.Description == "" || len(f.Examples) == 0 || (f.DefaultValue == nil && !f.IsRequired) {
-			t.Errorf("field %s lacks a description, an example or a default", f.Name)
-		}
-	}
+	enginetest.CheckInputSpec(t, nexmark.Plugin().Spec, inputs.Register, outputs.Register)
 }
 
 // BenchmarkPipelineNexmarkToDrop is the floor under the Nexmark query

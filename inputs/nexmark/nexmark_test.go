@@ -12,27 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
-	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/engine/enginetest"
 )
 
 func newTestInput(t testing.TB, fields string) *Input {
 	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(fields), &doc); err != nil {
-		t.Fatal(err)
-	}
-	conf, errs := config.Parse("t.yaml", "input.nexmark", doc.Content[0], Plugin().Spec.Fields)
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
-	in, err := New(conf, &engine.Resources{Label: "nx"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return in.(*Input)
+	return enginetest.NewInput(t, Plugin(), "nx", fields).(*Input)
 }
 
 // event is one record as the tests look at it.

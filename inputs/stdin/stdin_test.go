@@ -12,22 +12,13 @@ import (
 	"testing/iotest"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
-	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/engine/enginetest"
 )
 
 func newTestInput(t *testing.T, fields string, r io.Reader) *Input {
 	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(fields), &doc); err != nil {
-		t.Fatal(err)
-	}
-	conf, errs := config.Parse("t.yaml", "input.stdin", doc.Content[0], Plugin().Spec.Fields)
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
+	conf := enginetest.ParseFields(t, "input", Plugin().Spec, fields)
 	in, err := newInput(conf, &engine.Resources{Label: "in"}, r)
 	if err != nil {
 		t.Fatal(err)

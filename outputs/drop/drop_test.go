@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
-	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/engine/enginetest"
 	"github.com/pipelinehq/pipeline/inputs"
 	"github.com/pipelinehq/pipeline/outputs"
 	"github.com/pipelinehq/pipeline/outputs/drop"
@@ -31,11 +31,7 @@ func TestConfig(t *testing.T) {
 		{"drop: {codec: lines}", `t.yaml:4:10: output.drop.codec: unknown field "codec"`},
 	}
 	for _, tt := range tests {
-		doc, err := config.Load("t.yaml", []byte("input:\n  generate: {value: '1', count: 3}\noutput:\n  "+tt.output+"\n"), config.LoadOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := engine.Build(doc, engine.NewRegistry(inputs.Register, outputs.Register), engine.BuildOptions{})
+		p, err := enginetest.Build(t, "input:\n  generate: {value: '1', count: 3}\noutput:\n  "+tt.output+"\n", inputs.Register, outputs.Register)
 		if tt.want != "" {
 			if err == nil || err.Error() != tt.want {
 				t.Errorf("%s: error %v, want %s", tt.output, err, tt.want)
@@ -52,17 +48,5 @@ func TestConfig(t *testing.T) {
 }
 
 func TestSpecExampleBuilds(t *testing.T) {
-	spec := drop.Plugin().Spec
-	doc, err := config.Load("example.yaml", []byte("input:\n  generate: {value: '1', count: 1}\n"+spec.Example+"\n"), config.LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := engine.Build(doc, engine.NewRegistry(inputs.Register, outputs.Register), engine.BuildOptions{}); err != nil {
-		t.Fatalf("the spec's example does not build: %v\n%s", err, spec.Example)
-	}
-	for _, f := range spec.Fields {
-		if f.Description == "" || len(f.Examples) == 0 || (f.DefaultValue == nil && !f.IsRequired) {
-			t.Errorf("field %s lacks a description, an example or a default", f.Name)
-		}
-	}
+	enginetest.CheckOutputSpec(t, drop.Plugin().Spec, inputs.Register, outputs.Register)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/engine/enginetest"
 	"github.com/pipelinehq/pipeline/inputs"
 	"github.com/pipelinehq/pipeline/outputs"
 	"github.com/pipelinehq/pipeline/outputs/file"
@@ -25,11 +26,7 @@ func TestConfigErrors(t *testing.T) {
 		{`file: {path: x, sync: yes}`, `t.yaml:4:25: output.file.sync: want true or false, got "yes"`},
 	}
 	for _, tt := range tests {
-		doc, err := config.Load("t.yaml", []byte("input:\n  generate: {value: '1', count: 1}\noutput:\n  "+tt.output+"\n"), config.LoadOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = engine.Build(doc, engine.NewRegistry(inputs.Register, outputs.Register), engine.BuildOptions{})
+		_, err := enginetest.Build(t, "input:\n  generate: {value: '1', count: 1}\noutput:\n  "+tt.output+"\n", inputs.Register, outputs.Register)
 		if err == nil || err.Error() != tt.want {
 			t.Errorf("error:\n%v\nwant:\n%s", err, tt.want)
 		}
@@ -74,23 +71,13 @@ on_error: dead_letter
 dead_letter:
   file: {path: %q, codec: envelope}
 `, out, dead)
-	doc, err := config.Load("t.yaml", []byte(yaml), config.LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	testProcessors := func(r *engine.Registry) {
 		r.AddProcessor(engine.ProcessorPlugin{
 			Spec: config.Spec{Name: "fail_odd", Summary: "test"},
 			New:  func(*config.Parsed, *engine.Resources) (engine.Processor, error) { return failOdd{}, nil },
 		})
 	}
-	p, err := engine.Build(doc, engine.NewRegistry(inputs.Register, testProcessors, outputs.Register), engine.BuildOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := p.Run(ctx); err != nil {
+	if err := enginetest.Run(t, 30*time.Second, yaml, inputs.Register, testProcessors, outputs.Register); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := os.ReadFile(out)
@@ -108,17 +95,5 @@ dead_letter:
 }
 
 func TestSpecExampleBuilds(t *testing.T) {
-	spec := file.Plugin().Spec
-	doc, err := config.Load("example.yaml", []byte("input:\n  generate: {value: '1', count: 1}\n"+spec.Example+"\n"), config.LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := engine.Build(doc, engine.NewRegistry(inputs.Register, outputs.Register), engine.BuildOptions{}); err != nil {
-		t.Fatalf("the spec's example does not build: %v\n%s", err, spec.Example)
-	}
-	for _, f := range spec.Fields {
-		if f.Description == "" || len(f.Examples) == 0 || (f.DefaultValue == nil && !f.IsRequired) {
-			t.Errorf("field %s lacks a description, an example or a default", f.Name)
-		}
-	}
+	enginetest.CheckOutputSpec(t, file.Plugin().Spec, inputs.Register, outputs.Register)
 }

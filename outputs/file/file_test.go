@@ -7,27 +7,13 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
-	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/engine/enginetest"
 )
 
 func newOutput(t *testing.T, fields string) *Output {
 	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(fields), &doc); err != nil {
-		t.Fatal(err)
-	}
-	conf, errs := config.Parse("t.yaml", "output.file", doc.Content[0], Plugin().Spec.Fields)
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
-	out, err := New(conf, &engine.Resources{Label: "out"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out.(*Output)
+	return enginetest.NewOutput(t, Plugin(), "out", fields).(*Output)
 }
 
 func records(values ...string) []*engine.Record {

@@ -6,22 +6,13 @@ import (
 	"errors"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
-	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/engine/enginetest"
 )
 
 func newTestOutput(t *testing.T, fields string, w *bytes.Buffer) *Output {
 	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(fields), &doc); err != nil {
-		t.Fatal(err)
-	}
-	conf, errs := config.Parse("t.yaml", "output.stdout", doc.Content[0], Plugin().Spec.Fields)
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
+	conf := enginetest.ParseFields(t, "output", Plugin().Spec, fields)
 	var out *Output
 	var err error
 	if w == nil {
