@@ -90,7 +90,7 @@ func Run(t testing.TB, timeout time.Duration, yaml string, registers ...func(*en
 
 // CheckInputSpec checks that the example of an input's spec builds, with a
 // drop output (registers must provide it and the input), and that every
-// field has a description, an example, and a default unless it is required.
+// field has a description and an example or a default.
 func CheckInputSpec(t testing.TB, spec config.Spec, registers ...func(*engine.Registry)) {
 	t.Helper()
 	checkSpec(t, spec, spec.Example+"\noutput:\n  drop: {}\n", registers)
@@ -98,7 +98,7 @@ func CheckInputSpec(t testing.TB, spec config.Spec, registers ...func(*engine.Re
 
 // CheckOutputSpec checks that the example of an output's spec builds, with a
 // generate input (registers must provide it and the output), and that every
-// field has a description, an example, and a default unless it is required.
+// field has a description and an example or a default.
 func CheckOutputSpec(t testing.TB, spec config.Spec, registers ...func(*engine.Registry)) {
 	t.Helper()
 	checkSpec(t, spec, "input:\n  generate: {value: '1', count: 1}\n"+spec.Example+"\n", registers)
@@ -110,9 +110,23 @@ func checkSpec(t testing.TB, spec config.Spec, yaml string, registers []func(*en
 	if _, err := engine.Build(doc, engine.NewRegistry(registers...), engine.BuildOptions{}); err != nil {
 		t.Fatalf("the spec's example does not build: %v\n%s", err, spec.Example)
 	}
-	for _, f := range spec.Fields {
-		if f.Description == "" || len(f.Examples) == 0 || (f.DefaultValue == nil && !f.IsRequired) {
-			t.Errorf("field %s lacks a description, an example or a default", f.Name)
+	checkFields(t, "", spec.Fields)
+}
+
+// checkFields wants every field described, with an example or a default to
+// show in the docs; an object's fields are checked in turn.
+func checkFields(t testing.TB, prefix string, fields []config.Field) {
+	t.Helper()
+	for _, f := range fields {
+		if f.Kind == config.KindObject || f.Kind == config.KindObjectList {
+			if f.Description == "" {
+				t.Errorf("field %s%s has no description", prefix, f.Name)
+			}
+			checkFields(t, prefix+f.Name+".", f.Fields)
+			continue
+		}
+		if f.Description == "" || (len(f.Examples) == 0 && f.DefaultValue == nil) {
+			t.Errorf("field %s%s lacks a description, or an example or a default", prefix, f.Name)
 		}
 	}
 }

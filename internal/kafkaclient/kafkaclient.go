@@ -1,0 +1,171 @@
+package kafkaclient
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/pipelinehq/pipeline/config"
+)
+
+// ConnectionFields are the fields every Kafka component has.
+func ConnectionFields() []config.Field {
+	return []config.Field{
+		config.StringList("brokers", "Seed brokers, host:port. An item may hold several, separated by commas, so one ${KAFKA_BROKERS} can list them all.").
+			Required().Example([]any{"${KAFKA_BROKERS:127.0.0.1:9092}"}),
+		config.String("client_id", "The client id brokers see.").Default("pipeline"),
+		config.Object("tls", "TLS to the brokers.",
+			config.Bool("enabled", "Connect with TLS.").Default(false),
+			config.String("ca_file", "PEM file of the certificate authorities to trust; the system's when empty.").Example("/etc/pipeline/ca.pem"),
+			config.String("cert_file", "PEM client certificate, for mutual TLS.").Example("/etc/pipeline/client.pem"),
+			config.String("key_file", "PEM key of the client certificate.").Example("/etc/pipeline/client-key.pem"),
+			config.Bool("skip_verify", "Do not verify the brokers' certificates (testing only).").Default(false),
+		),
+		config.Object("sasl", "SASL authentication. Give the password as ${ENV}: it is never printed.",
+			config.String("mechanism", "The SASL mechanism; none disables SASL.").Default("none").Enum("none", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"),
+			config.String("user", "The user name.").Example("pipeline"),
+			config.String("password", "The password.").Example("${KAFKA_PASSWORD}"),
+		),
+	}
+}
+
+// Connection is a validated connection config; Options turns it into client
+// options (reading certificate files then, at start, not at lint).
+type Connection struct {
+	Brokers   []string
+	clientID  string
+	tls       bool
+	caFile    string
+	certFile  string
+	keyFile   string
+	skipCheck bool
+	mechanism string
+	user      string
+	password  string
+}
+
+// ParseConnection reads and checks the connection fields of conf.
+func ParseConnection(conf *config.Parsed) (*Connection, error) {
+	c := &Connection{clientID: conf.String("client_id")}
+	for _, item := range conf.StringList("brokers") {
+		for _, b := range strings.Split(item, ",") {
+			if b = strings.TrimSpace(b); b != "" {
+				c.Brokers = append(c.Brokers, b)
+			}
+		}
+	}
+	var errs config.Errors
+	if len(c.Brokers) == 0 && conf.Has("brokers") {
+		errs = append(errs, conf.Errorf("brokers", "give at least one broker address"))
+	}
+	t := conf.Object("tls")
+	c.tls, c.caFile, c.certFile, c.keyFile, c.skipCheck = t.Bool("enabled"), t.String("ca_file"), t.String("cert_file"), t.String("key_file"), t.Bool("skip_verify")
+	if (c.certFile == "") != (c.keyFile == "") {
+		errs = append(errs, t.Errorf("cert_file", "give both cert_file and key_file, or neither"))
+	}
+	s := conf.Object("sasl")
+	c.mechanism, c.user, c.password = s.String("mechanism"), s.String("user"), s.String("password")
+	if c.mechanism != "none" && c.user == "" {
+		errs = append(errs, s.Errorf("user", "SASL %s needs a user", c.mechanism))
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return c, nil
+}
+
+// Options are the franz-go options for this connection.
+func (c *Connection) Options() ([]kgo.Opt, error) {
+	opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...), kgo.ClientID(c.clientID)}
+	if c.tls {
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.skipCheck} //nolint:gosec // an explicit test-only option
+		if c.caFile != "" {
+			pem, err := os.ReadFile(c.caFile)
+			if err != nil {
+				return nil, fmt.Errorf("tls.ca_file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("tls.ca_file: %s holds no PEM certificate", c.caFile)
+			}
+			cfg.RootCAs = pool
+		}
+		if c.certFile != "" {
+			cert, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
+			if err != nil {
+				return nil, fmt.Errorf("tls.cert_file: %w", err)
+			}
+			cfg.Certificates = []tls.Certificate{cert}
+		}
+		opts = append(opts, kgo.DialTLSConfig(cfg))
+	}
+	switch c.mechanism {
+	case "PLAIN":
+		opts = append(opts, kgo.SASL(plain.Auth{User: c.user, Pass: c.password}.AsMechanism()))
+	case "SCRAM-SHA-256":
+		opts = append(opts, kgo.SASL(scram.Auth{User: c.user, Pass: c.password}.AsSha256Mechanism()))
+	case "SCRAM-SHA-512":
+		opts = append(opts, kgo.SASL(scram.Auth{User: c.user, Pass: c.password}.AsSha512Mechanism()))
+	}
+	return opts, nil
+}
+
+// TopicFields declare a topic a component needs, created when missing.
+func TopicFields() config.Field {
+	return config.Object("create_topic", "Create the topic at start when it does not exist.",
+		config.Bool("enabled", "Create the topic when missing.").Default(false),
+		config.Int("partitions", "Partitions of a created topic.").Default(1),
+		config.Int("replication_factor", "Replication factor of a created topic.").Default(1),
+		config.StringMap("configs", "Topic configs of a created topic.").Example(map[string]any{"cleanup.policy": "compact"}),
+	)
+}
+
+// TopicSpec is a topic to create when missing.
+type TopicSpec struct {
+	Name              string
+	Partitions        int32
+	ReplicationFactor int16
+	Configs           map[string]*string
+}
+
+// ParseTopic reads a create_topic object for the named topic; nil when
+// creation is not asked for.
+func ParseTopic(conf *config.Parsed, name string) *TopicSpec {
+	if !conf.Bool("enabled") {
+		return nil
+	}
+	t := &TopicSpec{Name: name, Partitions: int32(conf.Int("partitions")), ReplicationFactor: int16(conf.Int("replication_factor")), Configs: map[string]*string{}}
+	for _, p := range conf.Map("configs") {
+		v := p.Value
+		t.Configs[p.Key] = &v
+	}
+	return t
+}
+
+// EnsureTopics creates the topics that do not exist yet.
+func EnsureTopics(ctx context.Context, client *kgo.Client, topics ...*TopicSpec) error {
+	adm := kadm.NewClient(client)
+	for _, t := range topics {
+		if t == nil {
+			continue
+		}
+		resp, err := adm.CreateTopic(ctx, t.Partitions, t.ReplicationFactor, t.Configs, t.Name)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("creating topic %s: %w", t.Name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,226 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/pipelinehq/pipeline/config"
+	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/internal/kafkaclient"
+)
+
+// Plugin is the kafka output.
+func Plugin() engine.OutputPlugin {
+	fields := append(kafkaclient.ConnectionFields(),
+		config.String("topic", "The topic every record goes to.").Example("word-counts"),
+		config.Expr("topic_expr", "An expression choosing each record's topic, instead of topic.").Example(`"events-" + value.type`),
+		config.Expr("key", "The record key; the record's own key when not given.").Example("value.customer"),
+		config.ExprMap("headers", "Headers to set, name to expression; a record's own headers are kept.").Example(map[string]any{"source": `"pipeline"`}),
+		config.String("compression", "Batch compression.").Default("none").Enum("none", "gzip", "snappy", "lz4", "zstd"),
+		config.Duration("linger", "How long a partition's batch may wait for more records.").Default("0s"),
+		config.ByteSize("batch_max_bytes", "The largest record batch sent to one partition.").Default("1MiB"),
+		config.Int("max_in_flight", "Produce requests in flight per broker when idempotent is false (an idempotent producer manages its own).").Default(5),
+		config.Bool("idempotent", "Idempotent producing (acks=all, no duplicates from producer retries).").Default(true),
+		kafkaclient.TopicFields(),
+	)
+	return engine.OutputPlugin{
+		Spec: config.Spec{
+			Name:    "kafka",
+			Summary: "Writes records to Kafka topics.",
+			Description: "Keyed records are partitioned with murmur2, like the Java client, so they land where Kafka Streams and Kafka Connect " +
+				"would put them; records without a key are spread over partitions. A write returns once every record is acknowledged " +
+				"(acks=all when idempotent); a failed write is retried by the engine and then stops the pipeline without committing.",
+			Fields: fields,
+			Example: `output:
+  kafka:
+    brokers: ["${KAFKA_BROKERS:127.0.0.1:9092}"]
+    topic: word-counts
+    key: value.word`,
+		},
+		New: New,
+	}
+}
+
+// Output is the kafka output.
+type Output struct {
+	conn      *kafkaclient.Connection
+	topic     string
+	topicExpr *engine.Expr
+	key       *engine.Expr
+	headers   []header
+	opts      []kgo.Opt
+	create    *kafkaclient.TopicSpec
+	client    *kgo.Client
+}
+
+type header struct {
+	name string
+	expr *engine.Expr
+}
+
+// New builds the output from its config, checking everything and
+// connecting to nothing.
+func New(conf *config.Parsed, _ *engine.Resources) (engine.Output, error) {
+	var errs config.Errors
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, config.AsErrors(err)...)
+		}
+	}
+	o := &Output{topic: conf.String("topic")}
+	var err error
+	o.conn, err = kafkaclient.ParseConnection(conf)
+	add(err)
+	switch {
+	case conf.Has("topic") == conf.Has("topic_expr"):
+		errs = append(errs, conf.Errorf("topic", "give exactly one of topic and topic_expr"))
+	case conf.Has("topic_expr"):
+		o.topicExpr, err = engine.CompileExpr(conf.Expr("topic_expr"), engine.AnyResult)
+		add(err)
+	}
+	if conf.Has("key") {
+		o.key, err = engine.CompileExpr(conf.Expr("key"), engine.AnyResult)
+		add(err)
+	}
+	for _, p := range conf.Map("headers") {
+		e, err := engine.CompileExpr(p.Expr, engine.AnyResult)
+		add(err)
+		o.headers = append(o.headers, header{p.Key, e})
+	}
+	o.opts = []kgo.Opt{
+		kgo.ProducerLinger(conf.Duration("linger")),
+		kgo.ProducerBatchMaxBytes(int32(conf.ByteSize("batch_max_bytes"))),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), // murmur2 on keys, as the Java client
+		kgo.RecordRetries(10),
+	}
+	switch conf.String("compression") {
+	case "gzip":
+		o.opts = append(o.opts, kgo.ProducerBatchCompression(kgo.GzipCompression()))
+	case "snappy":
+		o.opts = append(o.opts, kgo.ProducerBatchCompression(kgo.SnappyCompression()))
+	case "lz4":
+		o.opts = append(o.opts, kgo.ProducerBatchCompression(kgo.Lz4Compression()))
+	case "zstd":
+		o.opts = append(o.opts, kgo.ProducerBatchCompression(kgo.ZstdCompression()))
+	default:
+		o.opts = append(o.opts, kgo.ProducerBatchCompression(kgo.NoCompression()))
+	}
+	if conf.Bool("idempotent") {
+		o.opts = append(o.opts, kgo.RequiredAcks(kgo.AllISRAcks()))
+	} else {
+		o.opts = append(o.opts, kgo.DisableIdempotentWrite(), kgo.RequiredAcks(kgo.LeaderAck()),
+			kgo.MaxProduceRequestsInflightPerBroker(conf.Int("max_in_flight")))
+	}
+	if o.topic != "" {
+		o.create = kafkaclient.ParseTopic(conf.Object("create_topic"), o.topic)
+	} else if conf.Object("create_topic").Bool("enabled") {
+		errs = append(errs, conf.Errorf("create_topic", "create_topic needs a fixed topic"))
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return o, nil
+}
+
+// Start connects, checks the brokers answer, and creates the declared topic.
+func (o *Output) Start(ctx context.Context) error {
+	connOpts, err := o.conn.Options()
+	if err != nil {
+		return err
+	}
+	client, err := kgo.NewClient(append(connOpts, o.opts...)...)
+	if err != nil {
+		return err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := client.Ping(pingCtx); err != nil {
+		client.Close()
+		return fmt.Errorf("no Kafka broker answers at %v: %w", o.conn.Brokers, err)
+	}
+	if err := kafkaclient.EnsureTopics(ctx, client, o.create); err != nil {
+		client.Close()
+		return err
+	}
+	o.client = client
+	return nil
+}
+
+// Write produces every record and returns once all are acknowledged.
+func (o *Output) Write(ctx context.Context, records []*engine.Record) error {
+	out := make([]*kgo.Record, 0, len(records))
+	for _, r := range records {
+		kr, err := o.toKafka(r)
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.Describe(), err)
+		}
+		out = append(out, kr)
+	}
+	return o.client.ProduceSync(ctx, out...).FirstErr()
+}
+
+func (o *Output) toKafka(r *engine.Record) (*kgo.Record, error) {
+	value, err := r.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	kr := &kgo.Record{Topic: o.topic, Key: r.Key, Value: value}
+	if r.Timestamp != 0 {
+		kr.Timestamp = time.UnixMilli(r.Timestamp)
+	}
+	if o.topicExpr != nil {
+		v, err := o.topicExpr.Eval(r)
+		if err != nil {
+			return nil, fmt.Errorf("topic_expr: %w", err)
+		}
+		topic, ok := v.(string)
+		if !ok || topic == "" {
+			return nil, fmt.Errorf("topic_expr: want a topic name, got %v", v)
+		}
+		kr.Topic = topic
+	}
+	if o.key != nil {
+		v, err := o.key.Eval(r)
+		if err != nil {
+			return nil, fmt.Errorf("key: %w", err)
+		}
+		if v == nil {
+			kr.Key = nil
+		} else if kr.Key, err = engine.EncodeValue(v); err != nil {
+			return nil, fmt.Errorf("key: %w", err)
+		}
+	}
+	for _, h := range r.Headers {
+		kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+	}
+	for _, h := range o.headers {
+		v, err := h.expr.Eval(r)
+		if err != nil {
+			return nil, fmt.Errorf("headers.%s: %w", h.name, err)
+		}
+		b, err := engine.EncodeValue(v)
+		if err != nil {
+			return nil, fmt.Errorf("headers.%s: %w", h.name, err)
+		}
+		kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: h.name, Value: b})
+	}
+	return kr, nil
+}
+
+// Close flushes and disconnects.
+func (o *Output) Close(ctx context.Context) error {
+	if o.client == nil {
+		return nil
+	}
+	err := o.client.Flush(ctx)
+	o.client.Close()
+	o.client = nil
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
