@@ -43,6 +43,8 @@ func runMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "building the pipeline binary: %v\n%s", err, out.String())
 		return 1
 	}
+	// A broker started by any Kafka test lives for the whole run.
+	defer stopKafka()
 	return m.Run()
 }
 
