@@ -48,10 +48,12 @@ type BuildOptions struct {
 
 // Resources is what a component's constructor may use while it is built.
 type Resources struct {
-	Label  string // the component's label: its `label` field, its name in a map, or its type
-	Path   string // its path in the config, e.g. "pipeline.processors.2"
-	Logger *slog.Logger
-	b      *builder
+	// Pipeline is the pipeline's name (the default consumer group).
+	Pipeline string
+	Label    string // the component's label: its `label` field, its name in a map, or its type
+	Path     string // its path in the config, e.g. "pipeline.processors.2"
+	Logger   *slog.Logger
+	b        *builder
 }
 
 // Processors builds the nested processor list in a field of conf (as a
@@ -93,15 +95,16 @@ func (r *Resources) Counter(name, help string) prometheus.Counter {
 var errAlreadyReported = errors.New("already reported")
 
 type builder struct {
-	file        string
-	reg         *Registry
-	log         *slog.Logger
-	metrics     *Metrics
-	errs        config.Errors
-	outputs     []*outputNode
-	outputNames map[string]int
-	labels      map[string]string // label → path, to keep labels unique
-	state       *pipelineState
+	file         string
+	reg          *Registry
+	log          *slog.Logger
+	metrics      *Metrics
+	errs         config.Errors
+	outputs      []*outputNode
+	outputNames  map[string]int
+	labels       map[string]string // label → path, to keep labels unique
+	state        *pipelineState
+	pipelineName string
 }
 
 // Build turns a loaded config into a pipeline. It starts nothing; every
@@ -125,6 +128,7 @@ func Build(doc *config.Document, reg *Registry, opts BuildOptions) (*Pipeline, e
 		b.state.dir = defaultStateDir(p.Settings.Name)
 	}
 	p.state = b.state
+	b.pipelineName = p.Settings.Name
 
 	// Outputs first, so that branch routes can resolve their names.
 	if n := root.Node("output"); n != nil {
@@ -276,7 +280,7 @@ func (b *builder) component(category string, n *yaml.Node, path, defaultLabel st
 }
 
 func (b *builder) resources(label, path string) *Resources {
-	return &Resources{Label: label, Path: path, Logger: b.log.With("component", path, "label", label), b: b}
+	return &Resources{Pipeline: b.pipelineName, Label: label, Path: path, Logger: b.log.With("component", path, "label", label), b: b}
 }
 
 // constructed records a constructor's error, positioned at the component

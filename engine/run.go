@@ -152,7 +152,6 @@ func (r *runner) run(ctx context.Context) error {
 
 	var readers, tasks sync.WaitGroup
 	var ended atomic.Int32 // inputs that reached their end
-	started.reading = true
 	for i, in := range p.inputs {
 		readers.Add(1)
 		go func() {
@@ -228,7 +227,6 @@ func (r *runner) run(ctx context.Context) error {
 type startedSet struct {
 	outputs, inputs int
 	chain           bool
-	reading         bool
 }
 
 func (r *runner) start(ctx context.Context) (startedSet, error) {
@@ -257,23 +255,24 @@ func (r *runner) start(ctx context.Context) (startedSet, error) {
 	return s, nil
 }
 
-// closeAll closes what was started: inputs are already closed by their
-// readers, so processors, then outputs.
+// closeAll closes what was started, after the final commit (a consumer group
+// input commits through its connection): inputs, processors, then outputs.
+// Inputs stopped reading long before; closing them is the last thing they do.
 func (r *runner) closeAll(s startedSet) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var errs []error
+	for _, in := range r.p.inputs[:s.inputs] {
+		if err := in.input.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("%s: close: %w", in.path, err))
+		}
+	}
 	if s.chain {
 		errs = append(errs, r.p.chain.Close(ctx))
 	}
 	for _, out := range r.p.outputs[:s.outputs] {
 		if err := out.output.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("%s: close: %w", out.path, err))
-		}
-	}
-	if !s.reading { // readers close their inputs; without readers, close them here
-		for _, in := range r.p.inputs[:s.inputs] {
-			errs = append(errs, in.input.Close(ctx))
 		}
 	}
 	return errors.Join(errs...)
@@ -286,11 +285,6 @@ func (r *runner) readLoop(ctx context.Context, in *inputNode, points *checkpoint
 	defer func() {
 		for _, ch := range partitions {
 			close(ch)
-		}
-		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := in.input.Close(closeCtx); err != nil {
-			r.p.log.Warn("closing input", "input", in.path, "error", err)
 		}
 	}()
 	for {

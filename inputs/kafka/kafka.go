@@ -1,0 +1,329 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/pipelinehq/pipeline/config"
+	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/internal/kafkaclient"
+)
+
+// Plugin is the kafka input.
+func Plugin() engine.InputPlugin {
+	fields := append(kafkaclient.ConnectionFields(),
+		config.StringList("topics", "Topics to consume; with topics_regex, regular expressions matching topic names.").Required().Example([]any{"text-input"}),
+		config.Bool("topics_regex", "Treat topics as regular expressions.").Default(false),
+		config.String("consumer_group", "The consumer group. Defaults to the pipeline's name.").Example("wordcount"),
+		config.String("start_from", "Where a group with no committed offsets starts: earliest, latest, or an RFC 3339 time (the first record at or after it).").
+			Default("earliest").Example("latest", "2026-01-01T00:00:00Z"),
+		config.Bool("read_committed", "Read only records of committed transactions.").Default(false),
+		config.String("codec", "How values are read: text (a string) or json (decoded on first use; a record that is not JSON fails with its error).").
+			Default("text").Enum("text", "json"),
+		config.Int("batch_size", "The most records in one batch.").Default(1024),
+	)
+	return engine.InputPlugin{
+		Spec: config.Spec{
+			Name:    "kafka",
+			Summary: "Consumes Kafka topics as a member of a consumer group.",
+			Description: "Records of a partition are processed in offset order. Offsets are committed only for records every output has " +
+				"written (or that were filtered or dead-lettered), up to the first one still in flight. Expressions see meta.topic, " +
+				"meta.partition, meta.offset, key, headers and timestamp. On a rebalance, records of revoked partitions that were not " +
+				"handed on yet are dropped for the partition's new owner, which starts from the last committed offset.",
+			Fields: fields,
+			Example: `input:
+  kafka:
+    brokers: ["${KAFKA_BROKERS:127.0.0.1:9092}"]
+    topics: [text-input]`,
+		},
+		New: New,
+	}
+}
+
+// Input is the kafka input.
+type Input struct {
+	conn      *kafkaclient.Connection
+	opts      []kgo.Opt
+	group     string
+	format    engine.Format
+	batchSize int
+	label     string
+
+	client *kgo.Client
+
+	mu      sync.Mutex
+	pending map[string][]*kgo.Record // partition → records fetched, not yet handed on
+	order   []string                 // partitions with pending records, oldest first
+	revoked map[string]bool          // partitions lost in a rebalance since last handed on
+	sources map[string]*engine.Source
+	resume  map[string]int64 // from committed state: partition → next offset
+}
+
+// New builds the input from its config, connecting to nothing.
+func New(conf *config.Parsed, res *engine.Resources) (engine.Input, error) {
+	var errs config.Errors
+	in := &Input{group: conf.String("consumer_group"), batchSize: conf.Int("batch_size"), label: res.Label,
+		pending: map[string][]*kgo.Record{}, revoked: map[string]bool{}, sources: map[string]*engine.Source{}}
+	if in.group == "" {
+		in.group = res.Pipeline
+	}
+	var err error
+	if in.conn, err = kafkaclient.ParseConnection(conf); err != nil {
+		errs = append(errs, config.AsErrors(err)...)
+	}
+	if conf.String("codec") == "json" {
+		in.format = engine.JSON
+	}
+	if in.batchSize < 1 {
+		errs = append(errs, conf.Errorf("batch_size", "must be at least 1"))
+	}
+	reset := kgo.NewOffset().AtStart()
+	switch from := conf.String("start_from"); from {
+	case "earliest":
+	case "latest":
+		reset = kgo.NewOffset().AtEnd()
+	default:
+		t, err := time.Parse(time.RFC3339Nano, from)
+		if err != nil {
+			errs = append(errs, conf.Errorf("start_from", "want earliest, latest or an RFC 3339 time such as 2026-01-01T00:00:00Z, got %q", from))
+		}
+		reset = kgo.NewOffset().AfterMilli(t.UnixMilli())
+	}
+	in.opts = []kgo.Opt{
+		kgo.ConsumerGroup(in.group),
+		kgo.ConsumeResetOffset(reset),
+		kgo.DisableAutoCommit(),
+		kgo.OnPartitionsRevoked(in.onLost),
+		kgo.OnPartitionsLost(in.onLost),
+		kgo.AdjustFetchOffsetsFn(in.adjustOffsets),
+	}
+	if conf.Bool("topics_regex") {
+		in.opts = append(in.opts, kgo.ConsumeRegex())
+	}
+	in.opts = append(in.opts, kgo.ConsumeTopics(conf.StringList("topics")...))
+	if conf.Bool("read_committed") {
+		in.opts = append(in.opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return in, nil
+}
+
+func partitionName(topic string, partition int32) string {
+	return topic + "/" + strconv.Itoa(int(partition))
+}
+
+func parsePartition(name string) (string, int32, error) {
+	i := strings.LastIndexByte(name, '/')
+	if i < 0 {
+		return "", 0, fmt.Errorf("partition %q is not topic/number", name)
+	}
+	p, err := strconv.ParseInt(name[i+1:], 10, 32)
+	return name[:i], int32(p), err
+}
+
+// Start joins the group (lazily, on the first poll) after checking that a
+// broker answers.
+func (in *Input) Start(ctx context.Context) error {
+	connOpts, err := in.conn.Options()
+	if err != nil {
+		return err
+	}
+	client, err := kgo.NewClient(append(connOpts, in.opts...)...)
+	if err != nil {
+		return err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := client.Ping(pingCtx); err != nil {
+		client.Close()
+		return fmt.Errorf("no Kafka broker answers at %v: %w", in.conn.Brokers, err)
+	}
+	in.client = client
+	return nil
+}
+
+// Resume makes assigned partitions start at offsets committed with the
+// pipeline's state, instead of the group's offsets, so state and input agree.
+func (in *Input) Resume(points []engine.Checkpoint) error {
+	in.resume = map[string]int64{}
+	for _, cp := range points {
+		off, err := strconv.ParseInt(cp.Position, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%s: committed position %q is not an offset", cp.Partition, cp.Position)
+		}
+		in.resume[cp.Partition] = off
+	}
+	return nil
+}
+
+func (in *Input) adjustOffsets(_ context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for topic, parts := range offsets {
+		for p := range parts {
+			if off, ok := in.resume[partitionName(topic, p)]; ok {
+				parts[p] = kgo.NewOffset().At(off)
+			}
+		}
+	}
+	return offsets, nil
+}
+
+// onLost drops what was fetched for partitions this member no longer owns:
+// their new owner reads them from the last committed offset.
+func (in *Input) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for topic, parts := range lost {
+		for _, p := range parts {
+			name := partitionName(topic, p)
+			delete(in.pending, name)
+			in.revoked[name] = true
+		}
+	}
+}
+
+// Read returns the next batch of one partition's records.
+func (in *Input) Read(ctx context.Context) (engine.InputBatch, error) {
+	for {
+		if b, ok := in.nextBatch(); ok {
+			return b, nil
+		}
+		fetches := in.client.PollRecords(ctx, in.batchSize*4)
+		if err := ctx.Err(); err != nil {
+			return engine.InputBatch{}, err
+		}
+		if fetches.IsClientClosed() {
+			return engine.InputBatch{}, errors.New("kafka client closed")
+		}
+		var fetchErr error
+		fetches.EachError(func(topic string, p int32, err error) {
+			if fetchErr == nil && !errors.Is(err, context.Canceled) {
+				fetchErr = fmt.Errorf("fetching %s: %w", partitionName(topic, p), err)
+			}
+		})
+		if fetchErr != nil && !kgo.IsRetryableBrokerErr(fetchErr) {
+			return engine.InputBatch{}, fetchErr
+		}
+		in.mu.Lock()
+		fetches.EachRecord(func(r *kgo.Record) {
+			name := partitionName(r.Topic, r.Partition)
+			delete(in.revoked, name)
+			if len(in.pending[name]) == 0 {
+				in.order = append(in.order, name)
+			}
+			in.pending[name] = append(in.pending[name], r)
+		})
+		in.mu.Unlock()
+	}
+}
+
+func (in *Input) nextBatch() (engine.InputBatch, bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for len(in.order) > 0 {
+		name := in.order[0]
+		recs := in.pending[name]
+		if len(recs) == 0 {
+			in.order = in.order[1:]
+			continue
+		}
+		n := min(len(recs), in.batchSize)
+		take := recs[:n]
+		if n == len(recs) {
+			delete(in.pending, name)
+			in.order = in.order[1:]
+		} else {
+			in.pending[name] = recs[n:]
+			in.order = append(in.order[1:], name) // take turns between partitions
+		}
+		return in.toBatch(name, take), true
+	}
+	return engine.InputBatch{}, false
+}
+
+func (in *Input) toBatch(name string, recs []*kgo.Record) engine.InputBatch {
+	src, ok := in.sources[name]
+	if !ok {
+		r := recs[0]
+		src = &engine.Source{Input: in.label, Partition: name, Meta: map[string]any{"topic": r.Topic, "partition": int64(r.Partition)}}
+		in.sources[name] = src
+	}
+	out := make([]*engine.Record, len(recs))
+	for i, kr := range recs {
+		r := engine.NewRecord(kr.Value, in.format)
+		r.SetKeyFromInput(kr.Key)
+		r.Source, r.Offset, r.Timestamp = src, kr.Offset, kr.Timestamp.UnixMilli()
+		for _, h := range kr.Headers {
+			r.Headers = append(r.Headers, engine.Header{Key: h.Key, Value: h.Value})
+		}
+		out[i] = r
+	}
+	last := recs[len(recs)-1]
+	return engine.InputBatch{Records: out, Partition: name, Position: strconv.FormatInt(last.Offset+1, 10)}
+}
+
+// Commit commits the group offsets the engine says are done, except for
+// partitions lost in a rebalance: they belong to another member now.
+func (in *Input) Commit(ctx context.Context, points []engine.Checkpoint) error {
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	in.mu.Lock()
+	for _, cp := range points {
+		if in.revoked[cp.Partition] {
+			continue
+		}
+		topic, p, err := parsePartition(cp.Partition)
+		if err != nil {
+			in.mu.Unlock()
+			return err
+		}
+		off, err := strconv.ParseInt(cp.Position, 10, 64)
+		if err != nil {
+			in.mu.Unlock()
+			return fmt.Errorf("%s: position %q is not an offset", cp.Partition, cp.Position)
+		}
+		if offsets[topic] == nil {
+			offsets[topic] = map[int32]kgo.EpochOffset{}
+		}
+		offsets[topic][p] = kgo.EpochOffset{Epoch: -1, Offset: off}
+	}
+	in.mu.Unlock()
+	if len(offsets) == 0 {
+		return nil
+	}
+	var commitErr error
+	in.client.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			commitErr = err
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if e := kerr.ErrorForCode(p.ErrorCode); e != nil && commitErr == nil {
+					commitErr = fmt.Errorf("committing %s: %w", partitionName(t.Topic, p.Partition), e)
+				}
+			}
+		}
+	})
+	return commitErr
+}
+
+// Close leaves the group and disconnects.
+func (in *Input) Close(context.Context) error {
+	if in.client != nil {
+		in.client.Close()
+		in.client = nil
+	}
+	return nil
+}
