@@ -453,3 +453,25 @@ func TestNoGoroutineOutlivesRun(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestJSONWholeNumbersAreIntegersInExpressions(t *testing.T) {
+	for _, tt := range []struct{ expr, want string }{
+		{`value.n % 5`, "2"},
+		{`value.n / 2`, "3.5"},
+		{`value.f * 2`, "3"},
+		{`value.list[0] % 2`, "1"},
+		{`value.big`, "1e+300"},
+	} {
+		e, err := CompileExpr(config.ExprSource{Text: tt.expr}, AnyResult)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := e.Eval(NewRecord([]byte(`{"n": 7, "f": 1.5, "list": [3], "big": 1e300}`), JSON))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.expr, err)
+		}
+		if got := fmt.Sprint(out); got != tt.want {
+			t.Errorf("%s = %s, want %s", tt.expr, got, tt.want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 )
 
@@ -112,7 +113,7 @@ func (r *Record) Value() (any, error) {
 		if err := json.Unmarshal(r.raw, &v); err != nil {
 			return nil, fmt.Errorf("value is not valid JSON: %v", err)
 		}
-		r.decoded = v
+		r.decoded = integersOf(v)
 	default:
 		r.decoded = string(r.raw)
 	}
@@ -233,3 +234,25 @@ func (r *Record) Describe() string {
 // from it share it. A processor that splits a batch (a branch) sorts by it to
 // give the records back in input order.
 func (r *Record) Seq() int { return int(r.seq) }
+
+// integersOf turns the whole numbers of decoded JSON into int64, so that
+// expressions can use integer operations (`value.n % 5`) on them; other
+// numbers stay float64. Numbers beyond 2^53 were already rounded by the
+// decoding and stay float64.
+func integersOf(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) <= 1<<53 {
+			return int64(x)
+		}
+	case map[string]any:
+		for k, e := range x {
+			x[k] = integersOf(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = integersOf(e)
+		}
+	}
+	return v
+}

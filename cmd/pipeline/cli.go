@@ -87,6 +87,7 @@ shows them, "pipeline schema" turns them into a JSON Schema for editors, and
 		c.schemaCommand(),
 		c.listCommand(),
 		c.versionCommand(),
+		c.brokerCommand(),
 	)
 	return root
 }

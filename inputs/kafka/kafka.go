@@ -135,19 +135,9 @@ func parsePartition(name string) (string, int32, error) {
 // Start joins the group (lazily, on the first poll) after checking that a
 // broker answers.
 func (in *Input) Start(ctx context.Context) error {
-	connOpts, err := in.conn.Options()
+	client, err := kafkaclient.Connect(ctx, in.conn, in.opts...)
 	if err != nil {
 		return err
-	}
-	client, err := kgo.NewClient(append(connOpts, in.opts...)...)
-	if err != nil {
-		return err
-	}
-	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if err := client.Ping(pingCtx); err != nil {
-		client.Close()
-		return fmt.Errorf("no Kafka broker answers at %v: %w", in.conn.Brokers, err)
 	}
 	in.client = client
 	return nil

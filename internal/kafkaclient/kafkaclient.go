@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -168,4 +169,32 @@ func EnsureTopics(ctx context.Context, client *kgo.Client, topics ...*TopicSpec)
 		}
 	}
 	return nil
+}
+
+// Connect makes a client and waits (up to 15 s, retrying) until a broker
+// answers, so that a pipeline started beside its broker does not fail for
+// being first; an unreachable address still fails, naming the brokers.
+func Connect(ctx context.Context, conn *Connection, opts ...kgo.Opt) (*kgo.Client, error) {
+	connOpts, err := conn.Options()
+	if err != nil {
+		return nil, err
+	}
+	client, err := kgo.NewClient(append(connOpts, opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		err = client.Ping(ctx)
+		if err == nil {
+			return client, nil
+		}
+		select {
+		case <-ctx.Done():
+			client.Close()
+			return nil, fmt.Errorf("no Kafka broker answers at %v: %w", conn.Brokers, err)
+		case <-time.After(wait):
+		}
+	}
 }

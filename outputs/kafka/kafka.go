@@ -96,6 +96,9 @@ func New(conf *config.Parsed, _ *engine.Resources) (engine.Output, error) {
 		kgo.ProducerBatchMaxBytes(int32(conf.ByteSize("batch_max_bytes"))),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), // murmur2 on keys, as the Java client
 		kgo.RecordRetries(10),
+		// Brokers that auto-create topics (the development broker, Kafka's
+		// default) create a missing one on first write.
+		kgo.AllowAutoTopicCreation(),
 	}
 	switch conf.String("compression") {
 	case "gzip":
@@ -128,19 +131,9 @@ func New(conf *config.Parsed, _ *engine.Resources) (engine.Output, error) {
 
 // Start connects, checks the brokers answer, and creates the declared topic.
 func (o *Output) Start(ctx context.Context) error {
-	connOpts, err := o.conn.Options()
+	client, err := kafkaclient.Connect(ctx, o.conn, o.opts...)
 	if err != nil {
 		return err
-	}
-	client, err := kgo.NewClient(append(connOpts, o.opts...)...)
-	if err != nil {
-		return err
-	}
-	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if err := client.Ping(pingCtx); err != nil {
-		client.Close()
-		return fmt.Errorf("no Kafka broker answers at %v: %w", o.conn.Brokers, err)
 	}
 	if err := kafkaclient.EnsureTopics(ctx, client, o.create); err != nil {
 		client.Close()

@@ -56,7 +56,7 @@ func TestFilter(t *testing.T) {
 			failed: []proctest.Failed{
 				{Value: `{"ok":"yes"}`, Error: "value.ok: invalid operation: bool(string) (column 1)"},
 				{Value: `{`, Error: "value is not valid JSON: unexpected end of JSON input"},
-				{Value: `{"ok":1}`, Error: "value.ok: invalid operation: bool(float64) (column 1)"},
+				{Value: `{"ok":1}`, Error: "value.ok: invalid operation: bool(int64) (column 1)"},
 			},
 		},
 		{

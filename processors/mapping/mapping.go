@@ -509,6 +509,8 @@ func describe(v any) string {
 		return "the number " + strconv.FormatFloat(x, 'g', -1, 64)
 	case int:
 		return "the number " + strconv.Itoa(x)
+	case int64:
+		return "the number " + strconv.FormatInt(x, 10)
 	}
 	return fmt.Sprintf("a %T", v)
 }

@@ -243,7 +243,7 @@ func TestMap(t *testing.T) {
 			name:   "errors name the field",
 			in:     proctest.JSON(`{"a":1}`),
 			procs:  `- map: { headers: { h: 'value.a.b.c()' } }`,
-			failed: []proctest.Failed{{Value: `{"a":1}`, Error: "headers h: value.a.b.c(): cannot fetch b from float64 (column 9)"}},
+			failed: []proctest.Failed{{Value: `{"a":1}`, Error: "headers h: value.a.b.c(): cannot fetch b from int64 (column 9)"}},
 		},
 		{
 			name:   "value that is not valid JSON fails",
