@@ -30,6 +30,7 @@ func Plugin() engine.InputPlugin {
 		config.String("codec", "How values are read: text (a string) or json (decoded on first use; a record that is not JSON fails with its error).").
 			Default("text").Enum("text", "json"),
 		config.Int("batch_size", "The most records in one batch.").Default(1024),
+		kafkaclient.TopicFields(),
 	)
 	return engine.InputPlugin{
 		Spec: config.Spec{
@@ -66,6 +67,7 @@ type Input struct {
 	revoked map[string]bool          // partitions lost in a rebalance since last handed on
 	sources map[string]*engine.Source
 	resume  map[string]int64 // from committed state: partition → next offset
+	create  []*kafkaclient.TopicSpec
 }
 
 // New builds the input from its config, connecting to nothing.
@@ -110,6 +112,14 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Input, error) {
 		in.opts = append(in.opts, kgo.ConsumeRegex())
 	}
 	in.opts = append(in.opts, kgo.ConsumeTopics(conf.StringList("topics")...))
+	if create := conf.Object("create_topic"); create.Bool("enabled") {
+		if conf.Bool("topics_regex") {
+			errs = append(errs, conf.Errorf("create_topic", "create_topic needs topic names, not regular expressions"))
+		}
+		for _, topic := range conf.StringList("topics") {
+			in.create = append(in.create, kafkaclient.ParseTopic(create, topic))
+		}
+	}
 	if conf.Bool("read_committed") {
 		in.opts = append(in.opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	}
@@ -137,6 +147,10 @@ func parsePartition(name string) (string, int32, error) {
 func (in *Input) Start(ctx context.Context) error {
 	client, err := kafkaclient.Connect(ctx, in.conn, in.opts...)
 	if err != nil {
+		return err
+	}
+	if err := kafkaclient.EnsureTopics(ctx, client, in.create...); err != nil {
+		client.Close()
 		return err
 	}
 	in.client = client

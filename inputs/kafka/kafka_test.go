@@ -211,3 +211,45 @@ func checkOnceInKeyOrder(t *testing.T, lines []string, from, to int) {
 		t.Fatalf("%d distinct values, want %d", len(seen), to-from)
 	}
 }
+
+func TestCreatesItsTopicWithTheDeclaredPartitions(t *testing.T) {
+	cluster := kfake.MustCluster(kfake.NumBrokers(1))
+	defer cluster.Close()
+	brokers := cluster.ListenAddrs()
+	p, err := enginetest.Build(t, fmt.Sprintf(`
+input: {kafka: {brokers: [%q], topics: [made], create_topic: {enabled: true, partitions: 4}}}
+output: {drop: {}}
+`, brokers[0]), registers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	adm := kadm.NewClient(mustClient(t, brokers))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		topics, err := adm.ListTopics(context.Background(), "made")
+		if err == nil && topics.Has("made") {
+			if n := len(topics["made"].Partitions); n != 4 {
+				t.Fatalf("created with %d partitions, want 4", n)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the topic was not created")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCreateTopicRefusesRegexTopics(t *testing.T) {
+	_, err := enginetest.Build(t, "input: {kafka: {brokers: [b:9092], topics: ['t.*'], topics_regex: true, create_topic: {enabled: true}}}\noutput: {drop: {}}\n", registers...)
+	if err == nil || !strings.Contains(err.Error(), "create_topic needs topic names, not regular expressions") {
+		t.Fatalf("got %v", err)
+	}
+}
