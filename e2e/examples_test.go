@@ -12,14 +12,15 @@ import (
 // exampleChecks runs every example in pipelines/ and checks what it wrote.
 // A new example without an entry here fails TestEveryExampleIsRun.
 var exampleChecks = map[string]func(t *testing.T, file string){
-	"orders.yaml":        checkOrdersExample,
-	"heartbeat.yaml":     checkHeartbeatExample,
-	"wordcount.yaml":     checkWordcountExample,
-	"text-analysis.yaml": checkTextAnalysisExample,
-	"nexmark-q1.yaml":    checkNexmarkQ1,
-	"nexmark-q2.yaml":    checkNexmarkQ2,
-	"nexmark-q5.yaml":    checkNexmarkQ5,
-	"nexmark-q7.yaml":    checkNexmarkQ7,
+	"orders.yaml":          checkOrdersExample,
+	"heartbeat.yaml":       checkHeartbeatExample,
+	"wordcount.yaml":       checkWordcountExample,
+	"text-analysis.yaml":   checkTextAnalysisExample,
+	"nexmark-q1.yaml":      checkNexmarkQ1,
+	"nexmark-q2.yaml":      checkNexmarkQ2,
+	"nexmark-q5.yaml":      checkNexmarkQ5,
+	"nexmark-q7.yaml":      checkNexmarkQ7,
+	"wordcount-kafka.yaml": checkWordcountKafkaExample,
 }
 
 func TestEveryExampleIsRun(t *testing.T) {
