@@ -76,17 +76,6 @@ func stopKafka() {
 	}
 }
 
-// newKafkaBroker starts a broker for this test alone, stopped when it ends.
-func newKafkaBroker(t *testing.T) *kafkaBroker {
-	t.Helper()
-	b, err := launchKafka(t.TempDir(), false)
-	if err != nil {
-		kafkaUnavailable(t, err)
-	}
-	t.Cleanup(b.stop)
-	return b
-}
-
 func kafkaUnavailable(t *testing.T, err error) {
 	t.Helper()
 	if os.Getenv("CI") == "true" {

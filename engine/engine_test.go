@@ -155,11 +155,10 @@ func (p *holdProcessor) Flush(_ context.Context, b *Batch) (bool, error) {
 }
 
 type fixture struct {
-	in      *testInput
-	outs    map[string]*testOutput
-	hold    *holdProcessor
-	reg     *Registry
-	buildFn func(string) (*Pipeline, error)
+	in   *testInput
+	outs map[string]*testOutput
+	hold *holdProcessor
+	reg  *Registry
 }
 
 func newFixture(in *testInput) *fixture {

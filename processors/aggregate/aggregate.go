@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -88,9 +87,6 @@ type Aggregate struct {
 
 	late prometheus.Counter
 
-	mu          sync.Mutex
-	streamTimes map[string]int64
-
 	cache    stateCache // decoded accumulators of the table and fixed windows
 	flushing flushCursor
 	// onlyCounts: every operation is count(), which cannot fail, so records
@@ -106,7 +102,7 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Processor, error) {
 			errs = append(errs, config.AsErrors(err)...)
 		}
 	}
-	a := &Aggregate{emit: conf.String("emit"), failLate: conf.String("late") == "dead_letter", streamTimes: map[string]int64{}}
+	a := &Aggregate{emit: conf.String("emit"), failLate: conf.String("late") == "dead_letter"}
 	var err error
 	a.key, err = engine.CompileExpr(conf.Expr("key"), engine.AnyResult)
 	collect(err)
@@ -201,11 +197,11 @@ func (a *Aggregate) readWindow(conf *config.Parsed) error {
 // Process folds the batch into state. Results (for emit: on_update, and
 // windows the batch's stream time closed) replace the batch's records.
 func (a *Aggregate) Process(_ context.Context, b *engine.Batch) error {
-	st, err := a.streamTime(b.Partition)
+	pc := a.cache.part(b.Partition)
+	st, err := a.streamTime(pc, b.Partition)
 	if err != nil {
 		return err
 	}
-	pc := a.cache.part(b.Partition)
 	var out []*engine.Record
 	for _, r := range b.Records {
 		ts, err := a.timestampOf(r)
@@ -251,7 +247,7 @@ func (a *Aggregate) Process(_ context.Context, b *engine.Batch) error {
 			out = append(out, results...)
 		}
 	}
-	a.setStreamTime(b.Partition, st)
+	a.setStreamTime(pc, b.Partition, st)
 	if a.win.kind != unwindowed {
 		closed, err := a.closeWindows(b.Partition, st)
 		if err != nil {
@@ -383,28 +379,27 @@ func (a *Aggregate) timestampOf(r *engine.Record) (int64, error) {
 
 // streamTime is the partition's stream time, loaded from state the first
 // time the partition is seen.
-func (a *Aggregate) streamTime(part string) (int64, error) {
-	a.mu.Lock()
-	st, ok := a.streamTimes[part]
-	a.mu.Unlock()
-	if ok {
-		return st, nil
+func (a *Aggregate) streamTime(pc *partCache, part string) (int64, error) {
+	if pc.clockLoaded {
+		return pc.streamTime, nil
 	}
 	raw, found, err := a.clock.Shard(part).Get(nil)
 	if err != nil {
 		return 0, err
 	}
-	st = math.MinInt64
+	pc.streamTime, pc.clockLoaded = math.MinInt64, true
 	if found && len(raw) == 8 {
-		st = int64(binary.BigEndian.Uint64(raw))
+		pc.streamTime = int64(binary.BigEndian.Uint64(raw))
 	}
-	return st, nil
+	return pc.streamTime, nil
 }
 
-func (a *Aggregate) setStreamTime(part string, st int64) {
-	a.mu.Lock()
-	a.streamTimes[part] = st
-	a.mu.Unlock()
+// setStreamTime records a partition's stream time in state when it moved.
+func (a *Aggregate) setStreamTime(pc *partCache, part string, st int64) {
+	if st == pc.streamTime {
+		return
+	}
+	pc.streamTime = st
 	a.clock.Shard(part).Put(nil, binary.BigEndian.AppendUint64(nil, uint64(st)))
 }
 

@@ -29,6 +29,8 @@ type partCache struct {
 
 	scratchStates []opState
 	closedBefore  int64 // every window ending before it is closed
+	streamTime    int64 // the highest event time seen in the partition
+	clockLoaded   bool  // streamTime was read from state
 }
 
 type cachedState struct {
