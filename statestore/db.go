@@ -196,7 +196,7 @@ func (db *DB) KeyValue(store string) *KeyValueStore {
 	defer db.mu.Unlock()
 	s := db.kv[store]
 	if s == nil {
-		s = &KeyValueStore{db: db, name: store, shards: map[string]*KeyValueShard{}}
+		s = &KeyValueStore{shards: newShardSet(db, kindKV, store, func(sh *shard) *KeyValueShard { return &KeyValueShard{s: sh} })}
 		db.kv[store] = s
 	}
 	return s
@@ -208,7 +208,7 @@ func (db *DB) Windows(store string) *WindowStore {
 	defer db.mu.Unlock()
 	s := db.windows[store]
 	if s == nil {
-		s = &WindowStore{db: db, name: store, shards: map[string]*WindowShard{}}
+		s = &WindowStore{shards: newShardSet(db, kindWindow, store, func(sh *shard) *WindowShard { return &WindowShard{s: sh} })}
 		db.windows[store] = s
 	}
 	return s

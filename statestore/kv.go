@@ -1,28 +1,14 @@
 package statestore
 
-import "sync"
-
 // KeyValueStore is a named key-value store, split into one shard per input
 // partition.
 type KeyValueStore struct {
-	db     *DB
-	name   string
-	mu     sync.Mutex
-	shards map[string]*KeyValueShard
+	shards shardSet[KeyValueShard]
 }
 
 // Shard returns the store's shard for one input partition, creating it.
 func (s *KeyValueStore) Shard(partition string) *KeyValueShard {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sh := s.shards[partition]
-	if sh == nil {
-		s.db.mu.Lock()
-		sh = &KeyValueShard{s: s.db.shardLocked(shardID{kindKV, s.name, partition})}
-		s.db.mu.Unlock()
-		s.shards[partition] = sh
-	}
-	return sh
+	return s.shards.get(partition)
 }
 
 // KeyValueShard is one partition's part of a key-value store: ordered bytes

@@ -5,12 +5,12 @@ import "sort"
 // Partitions lists the partitions that have a shard of this store: those
 // committed by any run, and those this process has touched since.
 func (s *KeyValueStore) Partitions() ([]string, error) {
-	return s.db.partitions(kindKV, s.name)
+	return s.shards.partitions()
 }
 
 // Partitions lists the partitions that have a shard of this store.
 func (s *WindowStore) Partitions() ([]string, error) {
-	return s.db.partitions(kindWindow, s.name)
+	return s.shards.partitions()
 }
 
 func (db *DB) partitions(kind byte, store string) ([]string, error) {

@@ -2,6 +2,7 @@ package statestore
 
 import (
 	"bytes"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -332,4 +333,36 @@ func (s *shard) clear() {
 	clear(s.dirty)
 	s.dirty = s.dirty[:0]
 	s.bytes.Store(0)
+}
+
+// shardSet is a named store's shards, by input partition, made on first use.
+type shardSet[T any] struct {
+	db   *DB
+	kind byte
+	name string
+	wrap func(*shard) *T
+	mu   sync.Mutex
+	m    map[string]*T
+}
+
+func newShardSet[T any](db *DB, kind byte, name string, wrap func(*shard) *T) shardSet[T] {
+	return shardSet[T]{db: db, kind: kind, name: name, wrap: wrap, m: map[string]*T{}}
+}
+
+func (ss *shardSet[T]) get(partition string) *T {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	sh := ss.m[partition]
+	if sh == nil {
+		ss.db.mu.Lock()
+		sh = ss.wrap(ss.db.shardLocked(shardID{ss.kind, ss.name, partition}))
+		ss.db.mu.Unlock()
+		ss.m[partition] = sh
+	}
+	return sh
+}
+
+// partitions lists the partitions that have a shard of this store.
+func (ss *shardSet[T]) partitions() ([]string, error) {
+	return ss.db.partitions(ss.kind, ss.name)
 }

@@ -1,31 +1,16 @@
 package statestore
 
-import (
-	"math"
-	"sync"
-)
+import "math"
 
 // WindowStore is a named window store, split into one shard per input
 // partition.
 type WindowStore struct {
-	db     *DB
-	name   string
-	mu     sync.Mutex
-	shards map[string]*WindowShard
+	shards shardSet[WindowShard]
 }
 
 // Shard returns the store's shard for one input partition, creating it.
 func (s *WindowStore) Shard(partition string) *WindowShard {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sh := s.shards[partition]
-	if sh == nil {
-		s.db.mu.Lock()
-		sh = &WindowShard{s: s.db.shardLocked(shardID{kindWindow, s.name, partition})}
-		s.db.mu.Unlock()
-		s.shards[partition] = sh
-	}
-	return sh
+	return s.shards.get(partition)
 }
 
 // WindowShard is one partition's part of a window store. A window is (key,
