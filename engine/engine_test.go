@@ -239,15 +239,16 @@ dead_letter: {collect: {name: dlq}}
 		t.Fatalf("main output %q, want %q", got, want)
 	}
 	dlq := f.outs["dlq"]
-	if got, want := strings.Join(dlq.values(), "|"), `{"x":2}|not json`; got != want {
+	// Invalid JSON fails at intake, before the processor's failure.
+	if got, want := strings.Join(dlq.values(), "|"), `not json|{"x":2}`; got != want {
 		t.Fatalf("dead letters %q, want the original values %q", got, want)
 	}
-	h := dlq.headers[0]
+	h := dlq.headers[1]
 	if h["error_component"] != "pipeline.processors.0" || h["error_source"] != "record at p:1" || !strings.Contains(h["error"], "value.n + 1") {
 		t.Fatalf("dead-letter headers %v", h)
 	}
-	if !strings.Contains(dlq.headers[1]["error"], "not valid JSON") {
-		t.Fatalf("invalid JSON error header %q", dlq.headers[1]["error"])
+	if !strings.Contains(dlq.headers[0]["error"], "not valid JSON") {
+		t.Fatalf("invalid JSON error header %q", dlq.headers[0]["error"])
 	}
 	if f.in.lastCommit() != "1" {
 		t.Fatalf("dead-lettered records are handled: position 1 must be committed, got %q", f.in.lastCommit())
@@ -472,5 +473,30 @@ func TestJSONWholeNumbersAreIntegersInExpressions(t *testing.T) {
 		if got := fmt.Sprint(out); got != tt.want {
 			t.Errorf("%s = %s, want %s", tt.expr, got, tt.want)
 		}
+	}
+}
+
+// TestInvalidJSONFailsAtIntake: a JSON input's value that is not JSON fails
+// even when no processor ever reads it, so it cannot reach an output as is.
+func TestInvalidJSONFailsAtIntake(t *testing.T) {
+	f := newFixture(&testInput{batches: [][]string{{`{"n":1}`, `{"n":`, `[2]`}}})
+	p := f.build(t, `
+input: {scripted: {}}
+output: {collect: {name: main}}
+on_error: dead_letter
+dead_letter: {collect: {name: dlq}}
+`)
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(f.outs["main"].values(), ","), `{"n":1},[2]`; got != want {
+		t.Fatalf("main output %q, want %q", got, want)
+	}
+	dlq := f.outs["dlq"]
+	if got, want := strings.Join(dlq.values(), "|"), `{"n":`; got != want {
+		t.Fatalf("dead letters %q, want %q", got, want)
+	}
+	if h := dlq.headers[0]; h["error_component"] != "input" || !strings.Contains(h["error"], "not valid JSON") || h["error_source"] != "record at p:1" {
+		t.Fatalf("dead-letter headers %v", h)
 	}
 }

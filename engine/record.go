@@ -16,6 +16,10 @@ const (
 	// JSON values are decoded on first use; expressions see maps, lists,
 	// strings, numbers, booleans and nil.
 	JSON
+	// Binary values are seen by expressions as bytes, never decoded: for
+	// values in a format no expression reads (Avro, Protobuf) that pass
+	// through or are routed by key, headers and metadata.
+	Binary
 )
 
 // Header is one record header. Headers keep their order and may repeat.
@@ -114,11 +118,23 @@ func (r *Record) Value() (any, error) {
 			return nil, fmt.Errorf("value is not valid JSON: %v", err)
 		}
 		r.decoded = integersOf(v)
+	case Binary:
+		r.decoded = r.raw
 	default:
 		r.decoded = string(r.raw)
 	}
 	r.state = rawAndDecoded
 	return r.decoded, nil
+}
+
+// checkDecodable reports the error Value would return, without decoding:
+// JSON bytes are only validated, which is several times cheaper.
+func (r *Record) checkDecodable() error {
+	if r.state != rawOnly || r.format != JSON || json.Valid(r.raw) {
+		return nil
+	}
+	_, err := r.Value()
+	return err
 }
 
 // SetValue replaces the value with a decoded one.

@@ -326,12 +326,13 @@ func (r *runner) readLoop(ctx context.Context, in *inputNode, points *checkpoint
 				r.runPartition(ctx, ch)
 			}()
 		}
-		ch <- taskItem{partition: batch.Partition, records: batch.Records, ack: ack}
+		ch <- taskItem{input: in.path, partition: batch.Partition, records: batch.Records, ack: ack}
 		r.intake.RUnlock()
 	}
 }
 
 type taskItem struct {
+	input     string // the input's path, named by failures found at intake
 	partition string
 	records   []*Record
 	ack       *batchAck
@@ -392,12 +393,24 @@ func (r *runner) runPartition(ctx context.Context, items <-chan taskItem) {
 	wg.Wait()
 }
 
+// newTaskBatch makes the batch the chain runs over. A value that its input's
+// codec cannot read fails here, at intake, rather than when (or if) a
+// processor first looks at it: a JSON input never passes invalid JSON on.
 func (r *runner) newTaskBatch(item taskItem) *Batch {
-	for i, rec := range item.records {
-		rec.seq = int32(i)
-	}
 	b := newBatch(item.records, len(r.p.outputs))
 	b.Partition = item.partition
+	b.step = item.input
+	kept := item.records[:0]
+	for i, rec := range item.records {
+		rec.seq = int32(i)
+		if err := rec.checkDecodable(); err != nil {
+			b.Fail(rec, err)
+			continue
+		}
+		kept = append(kept, rec)
+	}
+	b.Records = kept
+	b.step = ""
 	return b
 }
 

@@ -27,8 +27,8 @@ func Plugin() engine.InputPlugin {
 		config.String("start_from", "Where a group with no committed offsets starts: earliest, latest, or an RFC 3339 time (the first record at or after it).").
 			Default("earliest").Example("latest", "2026-01-01T00:00:00Z"),
 		config.Bool("read_committed", "Read only records of committed transactions.").Default(false),
-		config.String("codec", "How values are read: text (a string) or json (decoded on first use; a record that is not JSON fails with its error).").
-			Default("text").Enum("text", "json"),
+		config.String("codec", "How values are read: text (expressions see a string), json (checked when read; a record that is not JSON fails with its error, to the dead-letter output under on_error: dead_letter) or bytes (expressions see bytes; values pass through undecoded).").
+			Default("text").Enum("text", "json", "bytes"),
 		config.Int("batch_size", "The most records in one batch.").Default(1024),
 		kafkaclient.TopicFields(),
 	)
@@ -82,8 +82,11 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Input, error) {
 	if in.conn, err = kafkaclient.ParseConnection(conf); err != nil {
 		errs = append(errs, config.AsErrors(err)...)
 	}
-	if conf.String("codec") == "json" {
+	switch conf.String("codec") {
+	case "json":
 		in.format = engine.JSON
+	case "bytes":
+		in.format = engine.Binary
 	}
 	if in.batchSize < 1 {
 		errs = append(errs, conf.Errorf("batch_size", "must be at least 1"))

@@ -152,9 +152,32 @@ dead_letter: {file: {path: %q, codec: envelope}}
 	}
 	data, _ := os.ReadFile(dlq)
 	dead := strings.Split(strings.TrimSpace(string(data)), "\n")
-	if len(dead) != 2 || !strings.Contains(dead[0], `"value":"not json"`) || !strings.Contains(dead[0], `"error":"value: value is not valid JSON`) ||
+	if len(dead) != 2 || !strings.Contains(dead[0], `"value":"not json"`) || !strings.Contains(dead[0], `"error":"value is not valid JSON`) ||
 		!strings.Contains(dead[0], `"error_source":"record at in/0:1"`) || !strings.Contains(dead[1], `"error_source":"record at in/0:4"`) {
 		t.Fatalf("dead letters:\n%s", data)
+	}
+}
+
+// TestBytesCodecPassesValuesUndecoded: with codec bytes, expressions see the
+// value as bytes and binary values reach the output byte for byte.
+func TestBytesCodecPassesValuesUndecoded(t *testing.T) {
+	cluster := kfake.MustCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "in"))
+	defer cluster.Close()
+	brokers := cluster.ListenAddrs()
+	values := []string{"\xff\x00\x01", "ab", "not json {", "\x80\x81\x82\x83"}
+	produce(t, brokers, "in", 0, len(values), func(i int) string { return values[i] })
+	out := filepath.Join(t.TempDir(), "out.bin")
+	runUntil(t, fmt.Sprintf(`
+input: {kafka: {brokers: [%q], topics: [in], codec: bytes}}
+pipeline: {processors: [{filter: 'len(value) >= 3'}]}
+output: {file: {path: %q}}
+`, brokers[0], out), out, 3)
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "\xff\x00\x01\nnot json {\n\x80\x81\x82\x83\n"; string(data) != want {
+		t.Fatalf("output %q, want %q", data, want)
 	}
 }
 
@@ -162,7 +185,7 @@ func TestConfigErrors(t *testing.T) {
 	for _, tt := range []struct{ input, want string }{
 		{`{kafka: {brokers: [b:9092], topics: [t], start_from: yesterday}}`, `input.kafka.start_from: want earliest, latest or an RFC 3339 time`},
 		{`{kafka: {brokers: [b:9092]}}`, `input.kafka.topics: missing required field "topics"`},
-		{`{kafka: {brokers: [b:9092], topics: [t], codec: avro}}`, `"avro" is not one of text, json`},
+		{`{kafka: {brokers: [b:9092], topics: [t], codec: avro}}`, `"avro" is not one of text, json, bytes`},
 	} {
 		_, err := enginetest.Build(t, "input: "+tt.input+"\noutput: {drop: {}}\n", registers...)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
