@@ -11,10 +11,13 @@ import (
 )
 
 // checkWordcountKafkaExample runs pipelines/wordcount-kafka.yaml against the
-// real broker: lines produced with kcat, running counts read back with kcat.
+// real broker and the development broker: lines produced with kcat, running counts read back with kcat.
 // Without a crash every word's updates are exactly 1, 2, ..., its count.
 func checkWordcountKafkaExample(t *testing.T, file string) {
-	bootstrap := startKafka(t)
+	forEachKafka(t, func(t *testing.T, bootstrap string) { checkWordcountKafka(t, file, bootstrap) })
+}
+
+func checkWordcountKafka(t *testing.T, file, bootstrap string) {
 	in, out := kafkaTestName(t, "text"), kafkaTestName(t, "counts")
 	cmd := exec.Command(pipelineBin, "run", "-c", file,
 		"-s", "input.kafka.topics.0="+in, "-s", "output.kafka.topic="+out,

@@ -200,7 +200,10 @@ func firstN(s []string, n int) []string { return s[:min(n, len(s))] }
 // group: only records produced since come out, each once.
 func TestKafkaPipelineMapFilterBranch(t *testing.T) {
 	t.Parallel()
-	bootstrap := startKafka(t)
+	forEachKafka(t, testKafkaPipelineMapFilterBranch)
+}
+
+func testKafkaPipelineMapFilterBranch(t *testing.T, bootstrap string) {
 	in, even, odd := kafkaTestName(t, "in"), kafkaTestName(t, "out-even"), kafkaTestName(t, "out-odd")
 	group := kafkaTestName(t, "group")
 	cfg := writeConfig(t, fmt.Sprintf(`
@@ -283,7 +286,10 @@ commit_interval: 100ms
 // headers; every valid record reaches the main topic.
 func TestKafkaPipelineDeadLetters(t *testing.T) {
 	t.Parallel()
-	bootstrap := startKafka(t)
+	forEachKafka(t, testKafkaPipelineDeadLetters)
+}
+
+func testKafkaPipelineDeadLetters(t *testing.T, bootstrap string) {
 	in, out, dlq := kafkaTestName(t, "in"), kafkaTestName(t, "out"), kafkaTestName(t, "dlq")
 	cfg := writeConfig(t, fmt.Sprintf(`
 name: kafka-dead-letters
@@ -363,7 +369,10 @@ commit_interval: 100ms
 // time: exactly the records produced at or after it come out.
 func TestKafkaPipelineReplayFromTime(t *testing.T) {
 	t.Parallel()
-	bootstrap := startKafka(t)
+	forEachKafka(t, testKafkaPipelineReplayFromTime)
+}
+
+func testKafkaPipelineReplayFromTime(t *testing.T, bootstrap string) {
 	in, out := kafkaTestName(t, "in"), kafkaTestName(t, "out")
 	began := time.Now()
 	batch := func(from, to int) (lines, want []string) {

@@ -45,6 +45,7 @@ func runMain(m *testing.M) int {
 	}
 	// A broker started by any Kafka test lives for the whole run.
 	defer stopKafka()
+	defer stopKfake()
 	return m.Run()
 }
 
