@@ -30,6 +30,12 @@ func Plugin() engine.InputPlugin {
 		config.String("codec", "How values are read: text (expressions see a string), json (checked when read; a record that is not JSON fails with its error, to the dead-letter output under on_error: dead_letter) or bytes (expressions see bytes; values pass through undecoded).").
 			Default("text").Enum("text", "json", "bytes"),
 		config.Int("batch_size", "The most records in one batch.").Default(1024),
+		config.String("instance_id", "A static group member id (KIP-345), unique per running instance (e.g. the pod name): "+
+			"a restarted instance takes its partitions back at once instead of waiting for a rebalance.").Example("${HOSTNAME}").Advanced(),
+		config.Duration("session_timeout", "How long the group waits for a member that stopped heartbeating (crashed) before "+
+			"giving its partitions to others. The broker bounds it (by default 6s to 30m).").Default("45s").Advanced(),
+		config.Duration("rebalance_timeout", "How long members may take to finish their work and rejoin once a rebalance began.").
+			Default("60s").Advanced(),
 		kafkaclient.TopicFields(),
 	)
 	return engine.InputPlugin{
@@ -110,6 +116,11 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Input, error) {
 		kgo.OnPartitionsRevoked(in.onLost),
 		kgo.OnPartitionsLost(in.onLost),
 		kgo.AdjustFetchOffsetsFn(in.adjustOffsets),
+		kgo.SessionTimeout(conf.Duration("session_timeout")),
+		kgo.RebalanceTimeout(conf.Duration("rebalance_timeout")),
+	}
+	if id := conf.String("instance_id"); id != "" {
+		in.opts = append(in.opts, kgo.InstanceID(id))
 	}
 	if conf.Bool("topics_regex") {
 		in.opts = append(in.opts, kgo.ConsumeRegex())
