@@ -1,0 +1,247 @@
+package e2e
+
+// Faults under at-least-once, on both brokers: the pipeline killed with
+// SIGKILL mid-stream, and the broker restarted mid-stream. Inputs are
+// produced and outputs read back with kcat; the test's own franz-go client
+// only watches progress (end offsets) to time the faults.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// faultPipelineConfig is kafka (JSON) → map → kafka, committing often, as a
+// static group member with the shortest session the broker allows, so that a
+// killed instance's successor takes its partitions back at once.
+func faultPipelineConfig(t *testing.T, bootstrap, in, out, group string) string {
+	return writeConfig(t, fmt.Sprintf(`
+name: kafka-faults
+input:
+  kafka:
+    brokers: [%[1]q]
+    topics: [%[2]q]
+    consumer_group: %[3]q
+    instance_id: e2e-instance
+    session_timeout: 6s
+    codec: json
+    batch_size: 200
+pipeline:
+  processors:
+    - map: { set: { doubled: 'value.n * 2' } }
+output:
+  kafka:
+    brokers: [%[1]q]
+    topic: %[4]q
+    create_topic: { enabled: true, partitions: 3 }
+http: { enabled: false }
+commit_interval: 50ms
+`, bootstrap, in, group, out))
+}
+
+// faultRecords are records [from, to) as kcat input lines, and the output
+// line each must produce.
+func faultRecords(from, to int) (lines []string, want []string) {
+	for i := from; i < to; i++ {
+		lines = append(lines, fmt.Sprintf(`k%d:{"n":%d}`, i, i))
+		want = append(want, fmt.Sprintf(`k%d {"doubled":%d,"n":%d}`, i, 2*i, i))
+	}
+	return lines, want
+}
+
+// progress reports how many records a topic holds (the sum of its
+// partitions' end offsets), -1 while it does not exist or cannot be read.
+type progress struct{ adm *kadm.Client }
+
+func newProgress(t *testing.T, bootstrap string) progress {
+	t.Helper()
+	client, err := kgo.NewClient(kgo.SeedBrokers(bootstrap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.Close)
+	return progress{kadm.NewClient(client)}
+}
+
+func (p progress) records(topic string) int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	offsets, err := p.adm.ListEndOffsets(ctx, topic)
+	if err != nil || offsets.Error() != nil {
+		return -1
+	}
+	var n int64
+	offsets.Each(func(o kadm.ListedOffset) { n += o.Offset })
+	return n
+}
+
+// committed is the sum of the group's committed offsets, 0 before the group
+// exists.
+func (p progress) committed(t *testing.T, group string) int64 {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		offsets, err := p.adm.FetchOffsets(ctx, group)
+		cancel()
+		if errors.Is(err, kerr.GroupIDNotFound) {
+			return 0
+		}
+		if err == nil {
+			var n int64
+			offsets.Each(func(o kadm.OffsetResponse) { n += o.At })
+			return n
+		}
+		if !kerr.IsRetriable(err) || time.Now().After(deadline) {
+			t.Fatalf("fetching the offsets of %s: %v", group, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (p progress) createTopic(t *testing.T, topic string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := p.adm.CreateTopic(ctx, 3, 1, nil, topic); err != nil {
+		t.Fatalf("creating %s: %v", topic, err)
+	}
+}
+
+// awaitMoreThan waits until topic holds more than n records.
+func (p progress) awaitMoreThan(t *testing.T, pl *bgPipeline, topic string, n int64) int64 {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		if got := p.records(topic); got > n {
+			return got
+		}
+		if pl.exited() {
+			t.Fatalf("the pipeline exited:\n%s", pl.stderr())
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not grow past %d records in 90s:\n%s", topic, n, pl.stderr())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// requireAtLeastOnce wants every wanted line at least once and nothing else,
+// and returns how many lines were duplicates.
+func requireAtLeastOnce(t *testing.T, what string, got, want []string) (duplicates int) {
+	t.Helper()
+	seen := make(map[string]int, len(got))
+	for _, g := range got {
+		seen[g]++
+	}
+	var missing, unexpected []string
+	for _, w := range want {
+		if seen[w] == 0 {
+			missing = append(missing, w)
+		}
+		duplicates += max(0, seen[w]-1)
+		delete(seen, w)
+	}
+	for g := range seen {
+		unexpected = append(unexpected, g)
+	}
+	if len(missing) > 0 || len(unexpected) > 0 {
+		t.Fatalf("%s: %d records, %d wanted; missing %d %q; unexpected %d %q",
+			what, len(got), len(want), len(missing), firstN(missing, 5), len(unexpected), firstN(unexpected, 5))
+	}
+	return duplicates
+}
+
+// TestKafkaSIGKILLAtLeastOnce kills the pipeline with SIGKILL five times
+// while it is working through a backlog that keeps growing: after a last,
+// clean run every input's result is in the output topic (some twice, none
+// lost, nothing else).
+func TestKafkaSIGKILLAtLeastOnce(t *testing.T) {
+	t.Parallel()
+	forEachKafka(t, testKafkaSIGKILLAtLeastOnce)
+}
+
+func testKafkaSIGKILLAtLeastOnce(t *testing.T, bootstrap string) {
+	in, out := kafkaTestName(t, "in"), kafkaTestName(t, "out")
+	group := kafkaTestName(t, "group")
+	cfg := faultPipelineConfig(t, bootstrap, in, out, group)
+	watch := newProgress(t, bootstrap)
+	watch.createTopic(t, out) // so that progress shows from the first record on
+	const chunk, kills = 8000, 5
+	var want []string
+	produced := 0
+	produceChunk := func() {
+		lines, w := faultRecords(produced, produced+chunk)
+		kcatProduce(t, bootstrap, in, lines)
+		want = append(want, w...)
+		produced += chunk
+	}
+	began := time.Now()
+	var report []string
+	for range 4 { // a backlog, so that the first kill too comes mid-stream
+		produceChunk()
+	}
+	for kill := 1; kill <= kills; kill++ {
+		produceChunk()
+		committedBefore := max(watch.committed(t, group), 0)
+		writtenBefore := max(watch.records(out), 0)
+		p := startPipeline(t, cfg)
+		// Kill when this run is about half way through its backlog.
+		watch.awaitMoreThan(t, p, out, writtenBefore+(int64(produced)-committedBefore)/2)
+		if err := p.cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		<-p.done
+		committed := watch.committed(t, group)
+		report = append(report, fmt.Sprintf("kill %d: %d produced, %d written, %d committed", kill, produced, watch.records(out), committed))
+		if committed >= int64(produced) {
+			t.Fatalf("kill %d came after the run had committed everything (%d of %d): not mid-stream", kill, committed, produced)
+		}
+	}
+	produceChunk()
+	p := startPipeline(t, cfg)
+	deadline := time.Now().Add(90 * time.Second)
+	var got []string
+	for {
+		// Every record is in once at least when the distinct count is reached.
+		if watch.records(out) >= int64(produced) {
+			var err error
+			if got, err = kcatRead(bootstrap, out, "%k %s\n"); err != nil {
+				t.Fatal(err)
+			}
+			if distinct(got) >= produced {
+				break
+			}
+		}
+		if p.exited() {
+			t.Fatalf("the last run exited:\n%s", p.stderr())
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the kills, %s never held all %d results (%d distinct)\n%s", out, produced, distinct(got), p.stderr())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	p.stop(t)
+	got, err := kcatRead(bootstrap, out, "%k %s\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dups := requireAtLeastOnce(t, out, got, want)
+	t.Logf("%s; all %d inputs' results present, %d duplicates re-delivered after kills, in %v",
+		strings.Join(report, "; "), produced, dups, time.Since(began).Round(time.Millisecond))
+}
+
+func distinct(lines []string) int {
+	seen := make(map[string]struct{}, len(lines))
+	for _, l := range lines {
+		seen[l] = struct{}{}
+	}
+	return len(seen)
+}
