@@ -245,3 +245,69 @@ func distinct(lines []string) int {
 	}
 	return len(seen)
 }
+
+// TestKafkaBrokerRestartMidStream stops the broker while the pipeline is
+// working through a backlog and starts it again five seconds later: the
+// pipeline recovers by itself (it never exits) and, with more records
+// produced after the restart, every input's result arrives.
+func TestKafkaBrokerRestartMidStream(t *testing.T) {
+	t.Parallel()
+	t.Run("kfake", func(t *testing.T) {
+		t.Parallel()
+		b := newDevBroker(t)
+		testKafkaBrokerRestart(t, b.Bootstrap, func() { b.restart(t, 5*time.Second) })
+	})
+}
+
+func testKafkaBrokerRestart(t *testing.T, bootstrap string, restartBroker func()) {
+	in, out := kafkaTestName(t, "in"), kafkaTestName(t, "out")
+	group := kafkaTestName(t, "group")
+	cfg := faultPipelineConfig(t, bootstrap, in, out, group)
+	watch := newProgress(t, bootstrap)
+	watch.createTopic(t, out)
+	lines, want := faultRecords(0, 40000)
+	kcatProduce(t, bootstrap, in, lines)
+	began := time.Now()
+	p := startPipeline(t, cfg)
+	watch.awaitMoreThan(t, p, out, 5000)
+	restartBroker()
+	if p.exited() {
+		t.Fatalf("the pipeline exited while the broker was down:\n%s", p.stderr())
+	}
+	more, wantMore := faultRecords(40000, 50000)
+	kcatProduce(t, bootstrap, in, more)
+	want = append(want, wantMore...)
+	deadline := time.Now().Add(120 * time.Second)
+	var got []string
+	for {
+		if watch.records(out) >= int64(len(want)) {
+			var err error
+			if got, err = kcatRead(bootstrap, out, "%k %s\n"); err != nil {
+				t.Fatal(err)
+			}
+			if distinct(got) >= len(want) {
+				break
+			}
+		}
+		if p.exited() {
+			t.Fatalf("the pipeline exited after the broker restart:\n%s", p.stderr())
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the broker restart, %s never held all %d results (%d distinct)\n%s", out, len(want), distinct(got), p.stderr())
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	p.stop(t)
+	got, err := kcatRead(bootstrap, out, "%k %s\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dups := requireAtLeastOnce(t, out, got, want)
+	t.Logf("broker restarted mid-stream: all %d results present, %d duplicates, in %v; the pipeline logged:\n%s",
+		len(want), dups, time.Since(began).Round(time.Millisecond), lastLines(p.stderr(), 15))
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}

@@ -2,8 +2,10 @@ package kafka
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,13 +76,15 @@ type Input struct {
 	sources map[string]*engine.Source
 	resume  map[string]int64 // from committed state: partition → next offset
 	create  []*kafkaclient.TopicSpec
+	log     *slog.Logger
+	warned  map[string]time.Time // where → when a transient error was last logged
 }
 
 // New builds the input from its config, connecting to nothing.
 func New(conf *config.Parsed, res *engine.Resources) (engine.Input, error) {
 	var errs config.Errors
-	in := &Input{group: conf.String("consumer_group"), batchSize: conf.Int("batch_size"), label: res.Label,
-		pending: map[string][]*kgo.Record{}, revoked: map[string]bool{}, sources: map[string]*engine.Source{}}
+	in := &Input{group: conf.String("consumer_group"), batchSize: conf.Int("batch_size"), label: res.Label, log: res.Logger,
+		pending: map[string][]*kgo.Record{}, revoked: map[string]bool{}, sources: map[string]*engine.Source{}, warned: map[string]time.Time{}}
 	if in.group == "" {
 		in.group = res.Pipeline
 	}
@@ -225,14 +229,23 @@ func (in *Input) Read(ctx context.Context) (engine.InputBatch, error) {
 		if fetches.IsClientClosed() {
 			return engine.InputBatch{}, errors.New("kafka client closed")
 		}
-		var fetchErr error
+		var fatal error
 		fetches.EachError(func(topic string, p int32, err error) {
-			if fetchErr == nil && !errors.Is(err, context.Canceled) {
-				fetchErr = fmt.Errorf("fetching %s: %w", partitionName(topic, p), err)
+			if errors.Is(err, context.Canceled) || fatal != nil {
+				return
 			}
+			where := "consumer group " + in.group
+			if topic != "" {
+				where = partitionName(topic, p)
+			}
+			if fetchErrorIsFatal(err) {
+				fatal = fmt.Errorf("%s: %w", where, err)
+				return
+			}
+			in.warnTransient(where, err)
 		})
-		if fetchErr != nil && !kgo.IsRetryableBrokerErr(fetchErr) {
-			return engine.InputBatch{}, fetchErr
+		if fatal != nil {
+			return engine.InputBatch{}, fatal
 		}
 		in.mu.Lock()
 		fetches.EachRecord(func(r *kgo.Record) {
@@ -291,6 +304,51 @@ func (in *Input) toBatch(name string, recs []*kgo.Record) engine.InputBatch {
 	last := recs[len(recs)-1]
 	return engine.InputBatch{Records: out, Partition: name, Position: strconv.FormatInt(last.Offset+1, 10)}
 }
+
+// fatalKafkaErrors are broker answers that retrying cannot change: the
+// configuration (credentials, ACLs, group) must.
+var fatalKafkaErrors = []error{
+	kerr.SaslAuthenticationFailed, kerr.UnsupportedSaslMechanism, kerr.IllegalSaslState,
+	kerr.TopicAuthorizationFailed, kerr.GroupAuthorizationFailed, kerr.ClusterAuthorizationFailed,
+	kerr.InvalidGroupID, kerr.FencedInstanceID, kerr.InconsistentGroupProtocol, kerr.UnsupportedVersion,
+}
+
+// fetchErrorIsFatal tells errors that end the run from those franz-go
+// recovers from by itself (a broker down or restarting, a leader moving, a
+// coordinator loading, the group session lost while brokers are away), which
+// the input only reports while it waits.
+func fetchErrorIsFatal(err error) bool {
+	if errors.Is(err, kgo.ErrClientClosed) {
+		return true
+	}
+	if _, ok := errors.AsType[*tls.CertificateVerificationError](err); ok {
+		return true
+	}
+	for _, fatal := range fatalKafkaErrors {
+		if errors.Is(err, fatal) {
+			return true
+		}
+	}
+	return false
+}
+
+// warnTransient logs a recoverable fetch error, once per warnEvery for the
+// same place, so that a broker that is down for minutes does not flood the
+// log.
+func (in *Input) warnTransient(where string, err error) {
+	now := time.Now()
+	in.mu.Lock()
+	last, seen := in.warned[where]
+	if seen && now.Sub(last) < warnEvery {
+		in.mu.Unlock()
+		return
+	}
+	in.warned[where] = now
+	in.mu.Unlock()
+	in.log.Warn("kafka unavailable; retrying", "at", where, "error", err)
+}
+
+const warnEvery = 10 * time.Second
 
 // Commit commits the group offsets the engine says are done, except for
 // partitions lost in a rebalance: they belong to another member now.
