@@ -566,9 +566,14 @@ func (r *runner) writeWithRetry(ctx context.Context, out *outputNode, records []
 	}
 }
 
+// commitLoop commits every commit interval. A failed commit is retried at
+// the next one; while commits keep failing (a broker away) it is logged once
+// per commitWarnEvery, with how many failed, and once more when they work again.
 func (r *runner) commitLoop(ctx context.Context) {
 	t := time.NewTicker(r.p.Settings.CommitInterval)
 	defer t.Stop()
+	failed := 0
+	var warned time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -576,11 +581,22 @@ func (r *runner) commitLoop(ctx context.Context) {
 		case <-t.C:
 		case <-r.commitNow:
 		}
-		if err := r.commitAll(ctx); err != nil {
-			r.p.log.Warn("commit failed; will retry", "error", err)
+		err := r.commitAll(ctx)
+		switch {
+		case err != nil:
+			failed++
+			if time.Since(warned) >= commitWarnEvery {
+				warned = time.Now()
+				r.p.log.Warn("commit failed; will retry", "failed_commits", failed, "error", err)
+			}
+		case failed > 0:
+			r.p.log.Info("commits work again", "failed_commits", failed)
+			failed, warned = 0, time.Time{}
 		}
 	}
 }
+
+const commitWarnEvery = 10 * time.Second
 
 // commitAll hands each input the positions below which everything is done.
 func (r *runner) commitAll(ctx context.Context) error {
