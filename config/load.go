@@ -55,7 +55,8 @@ func Load(file string, data []byte, opts LoadOptions) (*Document, error) {
 	var errs Errors
 	for _, o := range opts.Overrides {
 		if err := applyOverride(root, o); err != nil {
-			errs = append(errs, &Error{Pos: Pos{File: "--set " + o}, Msg: err.Error()})
+			msg := Redact(err.Error(), settingSecrets(o)...)
+			errs = append(errs, &Error{Pos: Pos{File: "--set " + redactSetting(o)}, Msg: msg})
 		}
 	}
 	lookup := opts.LookupEnv

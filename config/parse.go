@@ -107,6 +107,9 @@ func Parse(file, path string, node *yaml.Node, fields []Field) (*Parsed, Errors)
 				continue
 			}
 			decoded, ferrs := p.decode(f, v, fieldPath)
+			if f.IsSecret {
+				ferrs = redactNode(ferrs, v)
+			}
 			errs = append(errs, ferrs...)
 			p.values[k.Value] = &value{field: f, node: v, v: decoded}
 		}

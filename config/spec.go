@@ -40,6 +40,9 @@ type Field struct {
 	Category     string  // for component kinds: "input", "processor" or "output"
 	// IsAdvanced marks fields most users never set; docs list them last.
 	IsAdvanced bool
+	// IsSecret marks a value that is never printed: errors about it show
+	// *** instead of the value (see Secret).
+	IsSecret bool
 }
 
 func newField(kind Kind, name, description string) Field {
@@ -110,6 +113,16 @@ func (f Field) Example(v ...any) Field { f.Examples = append(f.Examples, v...); 
 
 // Advanced marks the field as one most users leave alone.
 func (f Field) Advanced() Field { f.IsAdvanced = true; return f }
+
+// Secret marks a field whose value (a password, a token) must never be
+// printed: config errors about it say *** instead of the value, a --set of a
+// field of that name is shown without its value, and Parsed.Secret reads it
+// as a Secret, which formats as ***. Give such values as ${ENV}.
+func (f Field) Secret() Field {
+	f.IsSecret = true
+	registerSecretName(f.Name)
+	return f
+}
 
 // Spec is the configuration of one component type.
 type Spec struct {

@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -35,7 +37,7 @@ func ConnectionFields() []config.Field {
 		config.Object("sasl", "SASL authentication. Give the password as ${ENV}: it is never printed.",
 			config.String("mechanism", "The SASL mechanism; none disables SASL.").Default("none").Enum("none", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"),
 			config.String("user", "The user name.").Example("pipeline"),
-			config.String("password", "The password.").Example("${KAFKA_PASSWORD}"),
+			config.String("password", "The password, best given as ${ENV}. It is a secret: never printed in errors or logs.").Example("${KAFKA_PASSWORD}").Secret(),
 		),
 	}
 }
@@ -52,7 +54,35 @@ type Connection struct {
 	skipCheck bool
 	mechanism string
 	user      string
-	password  string
+	password  config.Secret
+}
+
+// String describes the connection without its secrets, so that printing a
+// Connection (%v, %+v, %#v, slog) never shows the password.
+func (c Connection) String() string {
+	s := fmt.Sprintf("kafka brokers %v client_id %q", c.Brokers, c.clientID)
+	if c.tls {
+		s += fmt.Sprintf(" tls{ca_file %q cert_file %q key_file %q skip_verify %t}", c.caFile, c.certFile, c.keyFile, c.skipCheck)
+	}
+	if c.mechanism != "none" && c.mechanism != "" {
+		s += fmt.Sprintf(" sasl{%s user %q password %v}", c.mechanism, c.user, c.password)
+	}
+	return s
+}
+
+// GoString implements fmt.GoStringer (%#v) without the password.
+func (c Connection) GoString() string { return c.String() }
+
+// LogValue implements slog.LogValuer without the password.
+func (c Connection) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// Format implements fmt.Formatter: every verb prints String, never the fields.
+func (c Connection) Format(f fmt.State, verb rune) {
+	if verb == 'q' {
+		fmt.Fprintf(f, "%q", c.String())
+		return
+	}
+	fmt.Fprint(f, c.String())
 }
 
 // ParseConnection reads and checks the connection fields of conf.
@@ -75,7 +105,7 @@ func ParseConnection(conf *config.Parsed) (*Connection, error) {
 		errs = append(errs, t.Errorf("cert_file", "give both cert_file and key_file, or neither"))
 	}
 	s := conf.Object("sasl")
-	c.mechanism, c.user, c.password = s.String("mechanism"), s.String("user"), s.String("password")
+	c.mechanism, c.user, c.password = s.String("mechanism"), s.String("user"), s.Secret("password")
 	if c.mechanism != "none" && c.user == "" {
 		errs = append(errs, s.Errorf("user", "SASL %s needs a user", c.mechanism))
 	}
@@ -112,11 +142,11 @@ func (c *Connection) Options() ([]kgo.Opt, error) {
 	}
 	switch c.mechanism {
 	case "PLAIN":
-		opts = append(opts, kgo.SASL(plain.Auth{User: c.user, Pass: c.password}.AsMechanism()))
+		opts = append(opts, kgo.SASL(plain.Auth{User: c.user, Pass: c.password.Reveal()}.AsMechanism()))
 	case "SCRAM-SHA-256":
-		opts = append(opts, kgo.SASL(scram.Auth{User: c.user, Pass: c.password}.AsSha256Mechanism()))
+		opts = append(opts, kgo.SASL(scram.Auth{User: c.user, Pass: c.password.Reveal()}.AsSha256Mechanism()))
 	case "SCRAM-SHA-512":
-		opts = append(opts, kgo.SASL(scram.Auth{User: c.user, Pass: c.password}.AsSha512Mechanism()))
+		opts = append(opts, kgo.SASL(scram.Auth{User: c.user, Pass: c.password.Reveal()}.AsSha512Mechanism()))
 	}
 	return opts, nil
 }
@@ -173,8 +203,16 @@ func EnsureTopics(ctx context.Context, client *kgo.Client, topics ...*TopicSpec)
 
 // Connect makes a client and waits (up to 15 s, retrying) until a broker
 // answers, so that a pipeline started beside its broker does not fail for
-// being first; an unreachable address still fails, naming the brokers.
+// being first; an unreachable address still fails, naming the brokers. A
+// refused authentication (wrong SASL user or password, an untrusted or
+// missing certificate) fails at once: retrying cannot help. No error it
+// returns holds the password.
 func Connect(ctx context.Context, conn *Connection, opts ...kgo.Opt) (*kgo.Client, error) {
+	client, err := connect(ctx, conn, opts...)
+	return client, config.RedactError(err, conn.password)
+}
+
+func connect(ctx context.Context, conn *Connection, opts ...kgo.Opt) (*kgo.Client, error) {
 	connOpts, err := conn.Options()
 	if err != nil {
 		return nil, err
@@ -190,6 +228,10 @@ func Connect(ctx context.Context, conn *Connection, opts ...kgo.Opt) (*kgo.Clien
 		if err == nil {
 			return client, nil
 		}
+		if what := conn.authFailure(err); what != "" {
+			client.Close()
+			return nil, fmt.Errorf("Kafka brokers %v refused %s: %w", conn.Brokers, what, err)
+		}
 		select {
 		case <-ctx.Done():
 			client.Close()
@@ -197,4 +239,26 @@ func Connect(ctx context.Context, conn *Connection, opts ...kgo.Opt) (*kgo.Clien
 		case <-time.After(wait):
 		}
 	}
+}
+
+// authFailure names what was refused when err is an authentication failure
+// ("" otherwise): SASL credentials, or the TLS handshake.
+func (c *Connection) authFailure(err error) string {
+	switch {
+	case errors.Is(err, kerr.SaslAuthenticationFailed), errors.Is(err, kerr.IllegalSaslState),
+		errors.Is(err, kerr.UnsupportedSaslMechanism):
+		return fmt.Sprintf("SASL %s authentication as user %q (check sasl.user and sasl.password)", c.mechanism, c.user)
+	}
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var verify *tls.CertificateVerificationError
+	var alert tls.AlertError
+	var remote *net.OpError // a TLS alert from the broker, e.g. "remote error: tls: bad certificate"
+	if errors.As(err, &unknownCA) || errors.As(err, &hostname) || errors.As(err, &invalid) ||
+		errors.As(err, &verify) || errors.As(err, &alert) ||
+		(errors.As(err, &remote) && remote.Op == "remote error" && strings.HasPrefix(remote.Err.Error(), "tls: ")) {
+		return "the TLS handshake (check tls.ca_file, tls.cert_file and tls.key_file)"
+	}
+	return ""
 }
