@@ -17,9 +17,10 @@
 //     the caller's metadata, atomically — after a crash either all of it or
 //     none of it is visible (a commit too big for one Badger transaction is
 //     bracketed by a marker; a torn one is wiped on Open);
-//   - value-log garbage collection.
-//
-// Later issues add a changelog per shard and restore from it.
+//   - value-log garbage collection;
+//   - the store's side of a changelog: EachPending lists the changes the next
+//     Commit writes (the engine writes them to a changelog topic first), and
+//     a Restorer writes changes read back from a changelog to disk.
 //
 // # Concurrency
 //
