@@ -252,6 +252,15 @@ func distinct(lines []string) int {
 // produced after the restart, every input's result arrives.
 func TestKafkaBrokerRestartMidStream(t *testing.T) {
 	t.Parallel()
+	t.Run("apache-kafka", func(t *testing.T) {
+		t.Parallel()
+		b := newKafkaBroker(t)
+		testKafkaBrokerRestart(t, b.Bootstrap, func() {
+			b.Stop(t)
+			time.Sleep(5 * time.Second)
+			b.Start(t)
+		})
+	})
 	t.Run("kfake", func(t *testing.T) {
 		t.Parallel()
 		b := newDevBroker(t)
@@ -303,6 +312,11 @@ func testKafkaBrokerRestart(t *testing.T, bootstrap string, restartBroker func()
 		t.Fatal(err)
 	}
 	dups := requireAtLeastOnce(t, out, got, want)
+	for _, logged := range []string{"commit failed; will retry", "commits work again"} {
+		if !strings.Contains(p.stderr(), logged) {
+			t.Fatalf("the pipeline did not log %q:\n%s", logged, p.stderr())
+		}
+	}
 	t.Logf("broker restarted mid-stream: all %d results present, %d duplicates, in %v; the pipeline logged:\n%s",
 		len(want), dups, time.Since(began).Round(time.Millisecond), lastLines(p.stderr(), 15))
 }
