@@ -179,19 +179,22 @@ func (b *builder) checkGraph(root *config.Parsed, p *Pipeline) {
 	case p.Settings.OnError != OnErrorDeadLetter && root.Has("dead_letter"):
 		b.errs = append(b.errs, root.Errorf("dead_letter", "a dead_letter output is given but on_error is %q; set on_error: dead_letter", p.Settings.OnError))
 	}
-	if p.Settings.ProcessingGuarantee == ExactlyOnce {
-		for _, in := range p.inputs {
-			b.errs = append(b.errs, root.Errorf("processing_guarantee", "exactly_once needs every input and output to be Kafka on one cluster; %s (%s) is not", in.path, in.label))
-		}
-	}
+	b.checkExactlyOnce(root, p)
 	if p.Settings.MaxInFlight < 1 && !b.failedAt("max_in_flight") {
 		b.errs = append(b.errs, root.Errorf("max_in_flight", "must be at least 1"))
 	}
 	if !root.Has("commit_interval") {
-		p.Settings.CommitInterval = defaultCommitInterval
-		if p.state.stateful() {
+		switch {
+		case p.Settings.ProcessingGuarantee == ExactlyOnce:
+			p.Settings.CommitInterval = defaultExactlyOnceCommitInterval
+		case p.state.stateful():
 			p.Settings.CommitInterval = defaultStatefulCommitInterval
+		default:
+			p.Settings.CommitInterval = defaultCommitInterval
 		}
+	}
+	if p.Settings.MaxTransactionRecords < 1 && !b.failedAt("exactly_once.max_records") {
+		b.errs = append(b.errs, root.Object("exactly_once").Errorf("max_records", "must be at least 1"))
 	}
 	if p.Settings.CommitInterval <= 0 && !b.failedAt("commit_interval") {
 		b.errs = append(b.errs, root.Errorf("commit_interval", "must be more than zero"))

@@ -18,6 +18,10 @@ type Metrics struct {
 	latency   *prometheus.HistogramVec
 	inFlight  prometheus.Gauge
 	committed *prometheus.CounterVec
+	// Exactly-once.
+	transactions *prometheus.CounterVec
+	restored     prometheus.Counter
+	restoring    prometheus.Gauge
 	customMu  sync.Mutex
 	custom    map[string]*prometheus.CounterVec
 }
@@ -39,9 +43,15 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Help: "Input batches read but not yet fully written."}),
 		committed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pipeline_input_commits_total",
 			Help: "Position commits of an input."}, []string{"label"}),
+		transactions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pipeline_transactions_total",
+			Help: "Transactions ended under exactly-once, by result: committed or aborted."}, []string{"result"}),
+		restored: prometheus.NewCounter(prometheus.CounterOpts{Name: "pipeline_state_restored_records_total",
+			Help: "Changelog records applied to local state while restoring it."}),
+		restoring: prometheus.NewGauge(prometheus.GaugeOpts{Name: "pipeline_state_restoring",
+			Help: "1 while local state is being restored from changelogs."}),
 		custom: map[string]*prometheus.CounterVec{},
 	}
-	reg.MustRegister(m.received, m.sent, m.errors, m.latency, m.inFlight, m.committed)
+	reg.MustRegister(m.received, m.sent, m.errors, m.latency, m.inFlight, m.committed, m.transactions, m.restored, m.restoring)
 	return m
 }
 

@@ -59,6 +59,9 @@ type runner struct {
 	intake    sync.RWMutex
 	commitNow chan struct{}
 
+	eos        *exactlyOnce // nil unless exactly-once
+	sinceBegin atomic.Int64 // records read in the open transaction
+
 	read, written atomic.Int64
 }
 
@@ -108,6 +111,20 @@ func (r *runner) run(ctx context.Context) error {
 	for i := range p.inputs {
 		r.points[i] = &checkpoints{parts: map[string]*partitionCheckpoints{}}
 	}
+	if p.Settings.ProcessingGuarantee == ExactlyOnce {
+		// The session is the input's: closing the input closes it.
+		defer func() {
+			if r.eos == nil || r.eos.inputClosed {
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = p.inputs[0].input.Close(ctx)
+		}()
+		if err := r.openTransactions(ctx); err != nil {
+			return err
+		}
+	}
 	if p.state.stateful() {
 		if err := r.openState(); err != nil {
 			return err
@@ -117,12 +134,23 @@ func (r *runner) run(ctx context.Context) error {
 				p.log.Warn("closing state", "error", err)
 			}
 		}()
+		if r.eos != nil {
+			if err := r.restoreState(ctx); err != nil {
+				return err
+			}
+		}
 	}
 	// Sinks start first, sources last, so nothing read waits for a sink.
 	started, err := r.start(ctx)
 	if err != nil {
 		r.closeAll(started)
 		return err
+	}
+	if r.eos != nil {
+		if err := r.eos.tx.Begin(); err != nil {
+			r.closeAll(started)
+			return fmt.Errorf("beginning a transaction: %w", err)
+		}
 	}
 
 	// Writes outlive a stop request: they get the shutdown timeout to finish.
@@ -156,6 +184,10 @@ func (r *runner) run(ctx context.Context) error {
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
+			if r.eos != nil {
+				r.readAllLoop(readCtx, in, r.points[i], &tasks)
+				return
+			}
 			if r.readLoop(readCtx, in, r.points[i], &tasks) {
 				ended.Add(1)
 			}
@@ -209,8 +241,19 @@ func (r *runner) run(ctx context.Context) error {
 	<-commitsDone
 	finalCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	commitErr := r.commitAll(finalCtx)
+	var commitErr error
+	switch {
+	case r.eos == nil:
+		commitErr = r.commitAll(finalCtx)
+	case r.failed.Load():
+		r.abortTransaction()
+	default:
+		commitErr = r.commitTransaction(finalCtx, true)
+	}
 	closeErr := r.closeAll(started)
+	if r.eos != nil {
+		r.eos.inputClosed = true
+	}
 
 	p.log.Info("pipeline stopped", "read", r.read.Load(), "written", r.written.Load())
 	switch {
@@ -309,26 +352,34 @@ func (r *runner) readLoop(ctx context.Context, in *inputNode, points *checkpoint
 			continue
 		}
 		in.metrics.observe(start, 0, len(batch.Records), 0)
-		in.metrics.received.Add(float64(len(batch.Records)))
-		r.read.Add(int64(len(batch.Records)))
 		r.intake.RLock()
-		r.inFlight.Add(1)
-		r.p.metrics.inFlight.Inc()
-		ack := &batchAck{r: r, entry: points.track(batch.Partition, batch.Position)}
-		ack.pending.Store(1)
-		ch, ok := partitions[batch.Partition]
-		if !ok {
-			ch = make(chan taskItem, 2)
-			partitions[batch.Partition] = ch
-			tasks.Add(1)
-			go func() {
-				defer tasks.Done()
-				r.runPartition(ctx, ch)
-			}()
-		}
-		ch <- taskItem{input: in.path, partition: batch.Partition, records: batch.Records, ack: ack}
+		r.handOver(ctx, in, points, tasks, partitions, batch)
 		r.intake.RUnlock()
 	}
+}
+
+// handOver gives a read batch, for which a slot is taken, to the task of its
+// partition, starting the task on the partition's first batch. The caller
+// holds intake.
+func (r *runner) handOver(ctx context.Context, in *inputNode, points *checkpoints, tasks *sync.WaitGroup,
+	partitions map[string]chan taskItem, batch InputBatch) {
+	in.metrics.received.Add(float64(len(batch.Records)))
+	r.read.Add(int64(len(batch.Records)))
+	r.inFlight.Add(1)
+	r.p.metrics.inFlight.Inc()
+	ack := &batchAck{r: r, entry: points.track(batch.Partition, batch.Position)}
+	ack.pending.Store(1)
+	ch, ok := partitions[batch.Partition]
+	if !ok {
+		ch = make(chan taskItem, 2)
+		partitions[batch.Partition] = ch
+		tasks.Add(1)
+		go func() {
+			defer tasks.Done()
+			r.runPartition(ctx, ch)
+		}()
+	}
+	ch <- taskItem{input: in.path, partition: batch.Partition, records: batch.Records, ack: ack}
 }
 
 type taskItem struct {
@@ -537,7 +588,14 @@ func (r *runner) writeLoop(ctx context.Context, out *outputNode, requests <-chan
 		if err != nil {
 			out.metrics.errors.Add(float64(len(req.records)))
 			req.ack.done(err)
-			if ctx.Err() == nil {
+			switch {
+			case ctx.Err() != nil:
+			case r.eos != nil:
+				// Inside a transaction a failed write cannot be retried:
+				// the transaction aborts and the run starts over from
+				// the last commit.
+				r.rewind(fmt.Errorf("%s: write failed: %w", out.path, err))
+			default:
 				r.fail(fmt.Errorf("%s: write failed after %d retries: %w", out.path, r.p.Settings.MaxRetries, err))
 			}
 			continue
@@ -550,6 +608,9 @@ func (r *runner) writeLoop(ctx context.Context, out *outputNode, requests <-chan
 
 func (r *runner) writeWithRetry(ctx context.Context, out *outputNode, records []*Record) error {
 	s := r.p.Settings
+	if r.eos != nil {
+		s.MaxRetries = 0
+	}
 	backoff := s.InitialBackoff
 	for attempt := 0; ; attempt++ {
 		err := out.output.Write(ctx, records)
@@ -580,6 +641,13 @@ func (r *runner) commitLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		case <-r.commitNow:
+		}
+		if r.eos != nil {
+			// A transaction that cannot commit ends the run (rewind).
+			if r.commitTransaction(ctx, false) != nil {
+				return
+			}
+			continue
 		}
 		err := r.commitAll(ctx)
 		switch {
@@ -701,6 +769,11 @@ func (r *runner) openState() error {
 	st := r.p.state
 	if err := st.open(); err != nil {
 		return err
+	}
+	if r.eos != nil {
+		// The source's committed positions are the truth under
+		// exactly-once; state is restored to match them.
+		return nil
 	}
 	for i, in := range r.p.inputs {
 		resumer, ok := in.input.(Resumer)

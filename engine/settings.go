@@ -23,7 +23,7 @@ func RootFields() []config.Field {
 	return []config.Field{
 		config.String("name", "The pipeline's name. It names the default Kafka consumer group, the transactional id and the state directory. Defaults to the config file's name without extension.").
 			Example("wordcount"),
-		config.String("processing_guarantee", "at_least_once: every record is written at least once, positions are committed after their records are written. exactly_once: Kafka to Kafka only, outputs and input offsets commit in one transaction.").
+		config.String("processing_guarantee", "at_least_once: every record is written at least once, positions are committed after their records are written. exactly_once: Kafka to Kafka only: the outputs' records, state changelogs and input offsets commit in one Kafka transaction, every commit_interval (default 100ms then); a reader with read_committed sees each input record's results exactly once, across crashes.").
 			Default(AtLeastOnce).Enum(AtLeastOnce, ExactlyOnce),
 		config.Component("input", "input", "The pipeline's source."),
 		config.ComponentMap("inputs", "input", "Further named sources; their records enter the same processor chain."),
@@ -48,6 +48,7 @@ func RootFields() []config.Field {
 		config.ByteSize("memory_limit", "A soft limit on the process's Go heap (as GOMEMLIMIT): the garbage collector works harder as the heap nears it, and runs less often while it is far (GOGC 200). Unset: no limit. The GOMEMLIMIT and GOGC environment variables win over it.").Example("256MiB"),
 		config.Int("max_in_flight", "How many input batches may be read but not yet fully written; reading waits beyond it (backpressure).").Default(64),
 		stateFields(),
+		exactlyOnceFields(),
 		config.Object("output_retry", "How a failed output write is retried before the pipeline stops without committing its records.",
 			config.Int("max_retries", "Retries after the first failed attempt.").Default(5),
 			config.Duration("initial_backoff", "The wait before the first retry; it doubles with each retry.").Default("100ms"),
@@ -72,24 +73,29 @@ type Settings struct {
 	MaxRetries          int
 	InitialBackoff      time.Duration
 	MaxBackoff          time.Duration
+	// Exactly-once.
+	TransactionalID       string
+	MaxTransactionRecords int
 }
 
 func settingsFrom(root *config.Parsed, defaultName string) Settings {
 	s := Settings{
-		Name:                root.String("name"),
-		ProcessingGuarantee: root.String("processing_guarantee"),
-		OnError:             root.String("on_error"),
-		HTTPEnabled:         root.Object("http").Bool("enabled"),
-		HTTPAddress:         root.Object("http").String("address"),
-		LogLevel:            root.Object("logger").String("level"),
-		LogFormat:           root.Object("logger").String("format"),
-		ShutdownTimeout:     root.Duration("shutdown_timeout"),
-		CommitInterval:      root.Duration("commit_interval"),
-		MaxInFlight:         root.Int("max_in_flight"),
-		MemoryLimit:         root.ByteSize("memory_limit"),
-		MaxRetries:          root.Object("output_retry").Int("max_retries"),
-		InitialBackoff:      root.Object("output_retry").Duration("initial_backoff"),
-		MaxBackoff:          root.Object("output_retry").Duration("max_backoff"),
+		Name:                  root.String("name"),
+		ProcessingGuarantee:   root.String("processing_guarantee"),
+		OnError:               root.String("on_error"),
+		HTTPEnabled:           root.Object("http").Bool("enabled"),
+		HTTPAddress:           root.Object("http").String("address"),
+		LogLevel:              root.Object("logger").String("level"),
+		LogFormat:             root.Object("logger").String("format"),
+		ShutdownTimeout:       root.Duration("shutdown_timeout"),
+		CommitInterval:        root.Duration("commit_interval"),
+		MaxInFlight:           root.Int("max_in_flight"),
+		MemoryLimit:           root.ByteSize("memory_limit"),
+		MaxRetries:            root.Object("output_retry").Int("max_retries"),
+		InitialBackoff:        root.Object("output_retry").Duration("initial_backoff"),
+		MaxBackoff:            root.Object("output_retry").Duration("max_backoff"),
+		TransactionalID:       root.Object("exactly_once").String("transactional_id"),
+		MaxTransactionRecords: root.Object("exactly_once").Int("max_records"),
 	}
 	if s.Name == "" {
 		s.Name = defaultName

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -133,10 +134,43 @@ func Run(ctx context.Context, opts Options) error {
 	defer stopWatching()
 
 	log.Info("pipeline starting", "name", settings.Name, "config", doc.File)
-	err = pipeline.RunWith(runCtx, engine.Hooks{
+	hooks := engine.Hooks{
 		Started:  func() { current.setPhase(phaseRunning) },
 		Draining: func() { current.setPhase(phaseDraining) },
-	})
+	}
+	err = pipeline.RunWith(runCtx, hooks)
+	// Under exactly-once an aborted transaction rewinds: the pipeline is
+	// built again and resumes from the last commit. Rewinds in a row that
+	// commit nothing back off, and end the run after maxRewinds.
+	for rewinds := 0; ; {
+		var rewind *engine.RewindError
+		if !errors.As(err, &rewind) || runCtx.Err() != nil {
+			break
+		}
+		if rewind.Commits > 0 {
+			rewinds = 0
+		}
+		rewinds++
+		if rewinds > maxRewinds {
+			err = fmt.Errorf("%d transactions in a row aborted without a commit between them; the last: %w", maxRewinds, err)
+			break
+		}
+		backoff := min(time.Duration(1<<(rewinds-1))*rewindBackoff, 30*time.Second)
+		log.Warn("rebuilding the pipeline to resume from the last commit", "reason", rewind.Cause, "attempt", rewinds, "backoff", backoff)
+		current.setPhase(phaseStarting)
+		select {
+		case <-time.After(backoff):
+		case <-runCtx.Done():
+		}
+		if runCtx.Err() != nil {
+			break
+		}
+		pipeline, err = engine.Build(doc, opts.Registry, engine.BuildOptions{Logger: log, Metrics: metrics})
+		if err != nil {
+			break
+		}
+		err = pipeline.RunWith(runCtx, hooks)
+	}
 	current.setPhase(phaseStopped)
 	if err != nil {
 		// Not logged here: the engine has logged the failure as it stopped,
@@ -146,6 +180,12 @@ func Run(ctx context.Context, opts Options) error {
 	log.Info("pipeline finished")
 	return nil
 }
+
+// How rewinds under exactly-once are retried.
+const (
+	maxRewinds    = 10
+	rewindBackoff = 200 * time.Millisecond
+)
 
 // watchStopRequests drains the pipeline on the first signal (by cancelling
 // the run) and calls forceExit on a second one. The endpoints report the

@@ -18,6 +18,7 @@ import (
 	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/engine"
 	"github.com/pipelinehq/pipeline/internal/kafkaclient"
+	"github.com/pipelinehq/pipeline/internal/kafkatxn"
 )
 
 // Plugin is the kafka input.
@@ -76,6 +77,8 @@ type Input struct {
 	sources map[string]*engine.Source
 	resume  map[string]int64 // from committed state: partition → next offset
 	create  []*kafkaclient.TopicSpec
+	topics  []string
+	txn     *kafkatxn.Session // under exactly-once, the session read through
 	log     *slog.Logger
 	warned  map[string]time.Time // where → when a transient error was last logged
 }
@@ -129,7 +132,8 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Input, error) {
 	if conf.Bool("topics_regex") {
 		in.opts = append(in.opts, kgo.ConsumeRegex())
 	}
-	in.opts = append(in.opts, kgo.ConsumeTopics(conf.StringList("topics")...))
+	in.topics = conf.StringList("topics")
+	in.opts = append(in.opts, kgo.ConsumeTopics(in.topics...))
 	if create := conf.Object("create_topic"); create.Bool("enabled") {
 		if conf.Bool("topics_regex") {
 			errs = append(errs, conf.Errorf("create_topic", "create_topic needs topic names, not regular expressions"))
@@ -163,6 +167,9 @@ func parsePartition(name string) (string, int32, error) {
 // Start joins the group (lazily, on the first poll) after checking that a
 // broker answers.
 func (in *Input) Start(ctx context.Context) error {
+	if in.txn != nil {
+		return nil // OpenTransactions connected
+	}
 	client, err := kafkaclient.Connect(ctx, in.conn, in.opts...)
 	if err != nil {
 		return err
@@ -398,8 +405,8 @@ func (in *Input) Commit(ctx context.Context, points []engine.Checkpoint) error {
 // Close leaves the group and disconnects.
 func (in *Input) Close(context.Context) error {
 	if in.client != nil {
-		in.client.Close()
-		in.client = nil
+		in.client.Close() // the session's client, under exactly-once
+		in.client, in.txn = nil, nil
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/engine"
 	"github.com/pipelinehq/pipeline/internal/kafkaclient"
+	"github.com/pipelinehq/pipeline/internal/kafkatxn"
 )
 
 // Plugin is the kafka output.
@@ -55,6 +56,7 @@ type Output struct {
 	opts      []kgo.Opt
 	create    *kafkaclient.TopicSpec
 	client    *kgo.Client
+	txn       *kafkatxn.Session // under exactly-once, the session written through
 }
 
 type header struct {
@@ -131,6 +133,9 @@ func New(conf *config.Parsed, _ *engine.Resources) (engine.Output, error) {
 
 // Start connects, checks the brokers answer, and creates the declared topic.
 func (o *Output) Start(ctx context.Context) error {
+	if o.txn != nil {
+		return kafkaclient.EnsureTopics(ctx, o.txn.Client(), o.create)
+	}
 	client, err := kafkaclient.Connect(ctx, o.conn, o.opts...)
 	if err != nil {
 		return err
@@ -152,6 +157,9 @@ func (o *Output) Write(ctx context.Context, records []*engine.Record) error {
 			return fmt.Errorf("%s: %w", r.Describe(), err)
 		}
 		out = append(out, kr)
+	}
+	if o.txn != nil {
+		return o.txn.Produce(ctx, out)
 	}
 	return o.client.ProduceSync(ctx, out...).FirstErr()
 }
