@@ -22,8 +22,8 @@ type Metrics struct {
 	transactions *prometheus.CounterVec
 	restored     prometheus.Counter
 	restoring    prometheus.Gauge
-	customMu  sync.Mutex
-	custom    map[string]*prometheus.CounterVec
+	customMu     sync.Mutex
+	custom       map[string]*prometheus.CounterVec
 }
 
 // NewMetrics registers the engine's collectors with reg.
