@@ -44,6 +44,7 @@ var (
 // test binary, starting it on first use; stopKfake stops it.
 func startKfake(t *testing.T) string {
 	t.Helper()
+	requireKcat(t)
 	sharedKfakeOnce.Do(func() {
 		sharedKfake = &devBroker{}
 		sharedKfakeErr = sharedKfake.start("")
@@ -52,6 +53,25 @@ func startKfake(t *testing.T) string {
 		t.Fatalf("starting the development broker: %v", sharedKfakeErr)
 	}
 	return sharedKfake.Bootstrap
+}
+
+var (
+	kcatOnce sync.Once
+	kcatErr  error
+)
+
+// requireKcat installs kcat (kafka/broker.sh kcat) for tests that read the
+// development broker with it, or skips (fails under CI=true).
+func requireKcat(t *testing.T) {
+	t.Helper()
+	kcatOnce.Do(func() {
+		if out, err := exec.Command("bash", brokerScript(), "kcat").CombinedOutput(); err != nil {
+			kcatErr = fmt.Errorf("%v: %s", err, out)
+		}
+	})
+	if kcatErr != nil {
+		kafkaUnavailable(t, fmt.Errorf("kcat: %w", kcatErr))
+	}
 }
 
 func stopKfake() {
@@ -73,6 +93,7 @@ type devBroker struct {
 // topics in a directory, so that it can be stopped and started again.
 func newDevBroker(t *testing.T) *devBroker {
 	t.Helper()
+	requireKcat(t)
 	b := &devBroker{dataDir: t.TempDir()}
 	if err := b.start(""); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@
 # 127.0.0.1) for the e2e suite, run from the Maven Central jars listed in pom.xml.
 #
 #   broker.sh deps                   fetch the jars (cached) and install kcat if missing
+#   broker.sh kcat                   install kcat if missing (tests of the development broker)
 #   broker.sh start DIR PORT [CPORT] format DIR, start the broker in the background
 #                                    (pid in DIR/broker.pid, log in DIR/broker.log) with
 #                                    PLAINTEXT on PORT and CONTROLLER on CPORT (default: a
@@ -78,9 +79,18 @@ deps() {
 			echo "$want" >"$stamp"
 		fi
 	) 9>"$CACHE/.kafka-libs.lock"
-	if ! command -v kcat >/dev/null; then
+	install_kcat
+}
+
+# install_kcat installs Debian's kcat once, whichever test asks first.
+install_kcat() {
+	command -v kcat >/dev/null && return
+	mkdir -p "$CACHE"
+	(
+		flock 9
+		command -v kcat >/dev/null && exit 0
 		(apt-get update -qq && apt-get install -y -qq kcat) >&2 || die "kcat not found and could not be installed"
-	fi
+	) 9>"$CACHE/.kcat.lock"
 }
 
 kjava() { java -cp "$LIBS/*" "$@"; }
@@ -301,7 +311,8 @@ cmd="${1:-}"
 shift || true
 case "$cmd" in
 deps) deps ;;
+kcat) install_kcat ;;
 start) start "$@" ;;
 stop) stop "$@" ;;
-*) die "usage: broker.sh deps | start DIR PORT [CPORT] | start DIR | stop DIR" ;;
+*) die "usage: broker.sh deps | kcat | start DIR PORT [CPORT] | start DIR | stop DIR" ;;
 esac

@@ -146,8 +146,9 @@ func TestBranchFailures(t *testing.T) {
 		got = append(got, proctest.Failed{Value: o.Value + " @" + comp + " " + src, Error: proctest.FirstLine(msg)})
 	}
 	proctest.Equal(t, "failed", got, []proctest.Failed{
+		// Invalid JSON fails at intake, before any processor.
+		{Value: `nope @input record at p:4`, Error: "value is not valid JSON: invalid character 'o' in literal null (expecting 'u')"},
 		{Value: `{"n":"x"} @pipeline.processors.0 record at p:1`, Error: "cases.0.when: value.n > 1: invalid operation: string > int (column 9)"},
-		{Value: `nope @pipeline.processors.0 record at p:4`, Error: "cases.0.when: value is not valid JSON: invalid character 'o' in literal null (expecting 'u')"},
 		{Value: `{"n":2,"v":"s"} @pipeline.processors.0.branch.cases.0.processors.0 record at p:2`, Error: "value: value.v + 1: invalid operation: string + int (column 9)"},
 		{Value: `{"n":3} @pipeline.processors.0.branch.cases.0.processors.0 record at p:3`, Error: "value: value.v + 1: invalid operation: <nil> + int (column 9)"},
 	})

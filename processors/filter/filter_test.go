@@ -50,12 +50,11 @@ func TestFilter(t *testing.T) {
 		{
 			// A missing field (nil) is false, as expr-lang casts it.
 			name:  "a condition that fails or is not a boolean fails the record; nil is false",
-			in:    [][]*engine.Record{proctest.JSON(`{"ok":true}`, `{"ok":"yes"}`, `{"ok":false}`, `{}`, `{`, `{"ok":1}`)},
+			in:    [][]*engine.Record{proctest.JSON(`{"ok":true}`, `{"ok":"yes"}`, `{"ok":false}`, `{}`, `{"ok":1}`)},
 			procs: `- filter: 'value.ok'`,
 			want:  []string{`{"ok":true}`},
 			failed: []proctest.Failed{
 				{Value: `{"ok":"yes"}`, Error: "value.ok: invalid operation: bool(string) (column 1)"},
-				{Value: `{`, Error: "value is not valid JSON: unexpected end of JSON input"},
 				{Value: `{"ok":1}`, Error: "value.ok: invalid operation: bool(int64) (column 1)"},
 			},
 		},

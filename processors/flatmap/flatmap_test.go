@@ -70,12 +70,11 @@ func TestFlatMap(t *testing.T) {
 		},
 		{
 			name:  "errors from the expression",
-			in:    [][]*engine.Record{proctest.JSON(`{"n":"x"}`, `nope`, `{"n":2}`)},
+			in:    [][]*engine.Record{proctest.JSON(`{"n":"x"}`, `{"n":2}`)},
 			procs: `- flat_map: '1..value.n'`,
 			want:  outs("1", "2"),
 			failed: []proctest.Failed{
 				{Value: `{"n":"x"}`, Error: "1..value.n: invalid operation: int(string) (column 2)"},
-				{Value: `nope`, Error: "value is not valid JSON: invalid character 'o' in literal null (expecting 'u')"},
 			},
 		},
 		{
