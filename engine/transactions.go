@@ -267,6 +267,12 @@ func (r *runner) commitTransaction(ctx context.Context, final bool) error {
 	if r.failed.Load() {
 		return nil
 	}
+	// Nothing read, nothing to commit: the transaction stays open (the
+	// broker does not know of it until something is written), and an idle
+	// pipeline does not pay for empty commits.
+	if r.sinceBegin.Load() == 0 && !final {
+		return nil
+	}
 	r.sinceBegin.Store(0)
 	eos := r.eos
 	db := r.p.state.db
