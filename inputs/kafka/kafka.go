@@ -255,13 +255,23 @@ func (in *Input) Read(ctx context.Context) (engine.InputBatch, error) {
 			return engine.InputBatch{}, fatal
 		}
 		in.mu.Lock()
-		fetches.EachRecord(func(r *kgo.Record) {
-			name := partitionName(r.Topic, r.Partition)
-			delete(in.revoked, name)
-			if len(in.pending[name]) == 0 {
-				in.order = append(in.order, name)
+		// A partition at a time: its name is made once per poll, not once
+		// per record.
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			if len(p.Records) == 0 {
+				return
 			}
-			in.pending[name] = append(in.pending[name], r)
+			name := partitionName(p.Topic, p.Partition)
+			delete(in.revoked, name)
+			pending := in.pending[name]
+			if len(pending) == 0 {
+				in.order = append(in.order, name)
+				// The fetch's slice, capped so that a later append copies
+				// instead of writing into franz-go's array.
+				in.pending[name] = p.Records[:len(p.Records):len(p.Records)]
+				return
+			}
+			in.pending[name] = append(pending, p.Records...)
 		})
 		in.mu.Unlock()
 	}
@@ -298,18 +308,40 @@ func (in *Input) toBatch(name string, recs []*kgo.Record) engine.InputBatch {
 		src = &engine.Source{Input: in.label, Partition: name, Meta: map[string]any{"topic": r.Topic, "partition": int64(r.Partition)}}
 		in.sources[name] = src
 	}
+	// The batch's records, and all their headers, are allocated in one
+	// block each rather than one by one.
+	records := make([]engine.Record, len(recs))
 	out := make([]*engine.Record, len(recs))
+	var headers []engine.Header
+	if n := headerCount(recs); n > 0 {
+		headers = make([]engine.Header, 0, n)
+	}
 	for i, kr := range recs {
-		r := engine.NewRecord(kr.Value, in.format)
+		r := &records[i]
+		*r = *engine.NewRecord(kr.Value, in.format)
 		r.SetKeyFromInput(kr.Key)
 		r.Source, r.Offset, r.Timestamp = src, kr.Offset, kr.Timestamp.UnixMilli()
-		for _, h := range kr.Headers {
-			r.Headers = append(r.Headers, engine.Header{Key: h.Key, Value: h.Value})
+		if len(kr.Headers) > 0 {
+			first := len(headers)
+			for _, h := range kr.Headers {
+				headers = append(headers, engine.Header{Key: h.Key, Value: h.Value})
+			}
+			// Capped: a processor appending to one record's headers must
+			// not write over the next record's.
+			r.Headers = headers[first:len(headers):len(headers)]
 		}
 		out[i] = r
 	}
 	last := recs[len(recs)-1]
 	return engine.InputBatch{Records: out, Partition: name, Position: strconv.FormatInt(last.Offset+1, 10)}
+}
+
+func headerCount(recs []*kgo.Record) int {
+	n := 0
+	for _, r := range recs {
+		n += len(r.Headers)
+	}
+	return n
 }
 
 // fatalKafkaErrors are broker answers that retrying cannot change: the

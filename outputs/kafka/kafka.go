@@ -150,13 +150,25 @@ func (o *Output) Start(ctx context.Context) error {
 
 // Write produces every record and returns once all are acknowledged.
 func (o *Output) Write(ctx context.Context, records []*engine.Record) error {
-	out := make([]*kgo.Record, 0, len(records))
+	// The Kafka records, and all their headers, are allocated in one block
+	// each: franz-go is done with them when ProduceSync returns.
+	krs := make([]kgo.Record, len(records))
+	out := make([]*kgo.Record, len(records))
+	nh := len(o.headers) * len(records)
 	for _, r := range records {
-		kr, err := o.toKafka(r)
-		if err != nil {
+		nh += len(r.Headers)
+	}
+	var headers []kgo.RecordHeader
+	if nh > 0 {
+		headers = make([]kgo.RecordHeader, 0, nh)
+	}
+	for i, r := range records {
+		kr := &krs[i]
+		var err error
+		if headers, err = o.toKafka(r, kr, headers); err != nil {
 			return fmt.Errorf("%s: %w", r.Describe(), err)
 		}
-		out = append(out, kr)
+		out[i] = kr
 	}
 	if o.txn != nil {
 		return o.txn.Produce(ctx, out)
@@ -164,52 +176,58 @@ func (o *Output) Write(ctx context.Context, records []*engine.Record) error {
 	return o.client.ProduceSync(ctx, out...).FirstErr()
 }
 
-func (o *Output) toKafka(r *engine.Record) (*kgo.Record, error) {
+// toKafka fills kr from r. Its headers are appended to headers, which is
+// returned, and kr.Headers is the capped slice of them.
+func (o *Output) toKafka(r *engine.Record, kr *kgo.Record, headers []kgo.RecordHeader) ([]kgo.RecordHeader, error) {
 	value, err := r.Bytes()
 	if err != nil {
-		return nil, err
+		return headers, err
 	}
-	kr := &kgo.Record{Topic: o.topic, Key: r.Key, Value: value}
+	*kr = kgo.Record{Topic: o.topic, Key: r.Key, Value: value}
 	if r.Timestamp != 0 {
 		kr.Timestamp = time.UnixMilli(r.Timestamp)
 	}
 	if o.topicExpr != nil {
 		v, err := o.topicExpr.Eval(r)
 		if err != nil {
-			return nil, fmt.Errorf("topic_expr: %w", err)
+			return headers, fmt.Errorf("topic_expr: %w", err)
 		}
 		topic, ok := v.(string)
 		if !ok || topic == "" {
-			return nil, fmt.Errorf("topic_expr: want a topic name, got %v", v)
+			return headers, fmt.Errorf("topic_expr: want a topic name, got %v", v)
 		}
 		kr.Topic = topic
 	}
 	if o.key != nil {
 		v, err := o.key.Eval(r)
 		if err != nil {
-			return nil, fmt.Errorf("key: %w", err)
+			return headers, fmt.Errorf("key: %w", err)
 		}
 		if v == nil {
 			kr.Key = nil
 		} else if kr.Key, err = engine.EncodeValue(v); err != nil {
-			return nil, fmt.Errorf("key: %w", err)
+			return headers, fmt.Errorf("key: %w", err)
 		}
 	}
+	first := len(headers)
 	for _, h := range r.Headers {
-		kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+		headers = append(headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
 	}
 	for _, h := range o.headers {
 		v, err := h.expr.Eval(r)
 		if err != nil {
-			return nil, fmt.Errorf("headers.%s: %w", h.name, err)
+			return headers, fmt.Errorf("headers.%s: %w", h.name, err)
 		}
 		b, err := engine.EncodeValue(v)
 		if err != nil {
-			return nil, fmt.Errorf("headers.%s: %w", h.name, err)
+			return headers, fmt.Errorf("headers.%s: %w", h.name, err)
 		}
-		kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: h.name, Value: b})
+		headers = append(headers, kgo.RecordHeader{Key: h.name, Value: b})
 	}
-	return kr, nil
+	if len(headers) > first {
+		kr.Headers = headers[first:len(headers):len(headers)]
+	}
+	return headers, nil
 }
 
 // Close flushes and disconnects.
