@@ -96,6 +96,7 @@ input:
     codec: json
     batch_size: 50
     session_timeout: 6s
+exactly_once: { transactional_id: eos-faults-fenced }
 pipeline:
   processors:
     - map: { set: { doubled: 'value.n * 2' } }
@@ -113,20 +114,29 @@ http: { enabled: false }
 }
 
 func (f *faultRun) start(t *testing.T) {
+	f.startInstance(t, f.log, f.done)
+}
+
+// startInstance runs one more instance of the pipeline, logging to log and
+// reporting its end on done.
+func (f *faultRun) startInstance(t *testing.T, log *syncBuffer, done chan error) {
 	ctx, stop := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
 	go func() {
-		f.done <- service.Run(ctx, service.Options{
+		err := service.Run(ctx, service.Options{
 			ConfigPath: f.config,
 			Registry:   engine.NewRegistry(inputs.Register, processors.Register, outputs.Register),
-			LogOutput:  f.log,
+			LogOutput:  log,
 		})
+		stopped <- err
+		done <- err
 	}()
 	t.Cleanup(func() {
 		stop()
 		select {
-		case <-f.done:
+		case <-stopped:
 		case <-time.After(30 * time.Second):
-			t.Errorf("the pipeline did not stop within 30s of cancel:\n%s", f.log)
+			t.Errorf("the pipeline did not stop within 30s of cancel:\n%s", log)
 		}
 	})
 }
@@ -162,6 +172,16 @@ func (f *faultRun) readOut(t *testing.T, isolation kgo.IsolationLevel, atLeast i
 // wants each exactly once; the rewind must have been logged.
 func (f *faultRun) requireExactlyOnce(t *testing.T, fault string) {
 	t.Helper()
+	f.requireResults(t, fault)
+	if !strings.Contains(f.log.String(), "rebuilding the pipeline to resume from the last commit") {
+		t.Fatalf("after %s: the pipeline did not rewind; log:\n%s", fault, f.log)
+	}
+}
+
+// requireResults waits for every input's result, read_committed, and wants
+// each exactly once.
+func (f *faultRun) requireResults(t *testing.T, fault string) {
+	t.Helper()
 	got := f.readOut(t, kgo.ReadCommitted(), records)
 	want := make([]string, 0, records)
 	for i := range records {
@@ -178,9 +198,6 @@ func (f *faultRun) requireExactlyOnce(t *testing.T, fault string) {
 		}
 		t.Fatalf("after %s: read_committed holds %d records, want exactly the %d results; duplicates %d %q; log:\n%s",
 			fault, len(got), records, len(dups), dups[:min(5, len(dups))], f.log)
-	}
-	if !strings.Contains(f.log.String(), "rebuilding the pipeline to resume from the last commit") {
-		t.Fatalf("after %s: the pipeline did not rewind; log:\n%s", fault, f.log)
 	}
 	uncommitted := f.readOut(t, kgo.ReadUncommitted(), records)
 	t.Logf("after %s: all %d results exactly once read_committed (%d records in the log, aborted ones included)", fault, records, len(uncommitted))
@@ -280,4 +297,33 @@ func (f *faultRun) readOutNow(t *testing.T) []string {
 	var got []string
 	client.PollFetches(ctx).EachRecord(func(r *kgo.Record) { got = append(got, string(r.Key)) })
 	return got
+}
+
+// A second instance with the same transactional id fences the first, which
+// stops with a message saying so (it does not rewind and fence back); the
+// second carries on, and every result is committed exactly once.
+func TestSecondInstanceFencesTheFirst(t *testing.T) {
+	f := newFaultRun(t)
+	f.start(t)
+	waitFor(t, "output", f, func() bool { return len(f.readOutNow(t)) > 100 })
+	second := &faultRun{cluster: f.cluster, brokers: f.brokers, config: f.config, log: &syncBuffer{}, done: make(chan error, 1)}
+	second.startInstance(t, second.log, second.done)
+	select {
+	case err := <-f.done:
+		if err == nil || !strings.Contains(err.Error(), `another instance with transactional id "eos-faults-fenced" took over`) {
+			t.Fatalf("the first instance ended with %v, want it fenced; log:\n%s", err, f.log)
+		}
+		t.Logf("the first instance stopped: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the first instance was not fenced within 60s; its log:\n%s\nthe second's:\n%s", f.log, second.log)
+	}
+	if strings.Contains(f.log.String(), "rebuilding the pipeline") {
+		t.Fatalf("the fenced instance tried to rebuild instead of stopping:\n%s", f.log)
+	}
+	second.requireResults(t, "a second instance fencing the first")
+	select {
+	case err := <-second.done:
+		t.Fatalf("the second instance stopped: %v\n%s", err, second.log)
+	default:
+	}
 }

@@ -108,7 +108,7 @@ func (s *Session) Produce(ctx context.Context, records []*kgo.Record) error {
 			if err != nil {
 				mu.Lock()
 				if first == nil {
-					first = fmt.Errorf("producing to %s: %w", r.Topic, err)
+					first = fmt.Errorf("producing to %s: %w", r.Topic, fenced(err))
 				}
 				mu.Unlock()
 			}
@@ -125,7 +125,7 @@ func (s *Session) Begin() error {
 	s.writeErr = nil
 	clear(s.open)
 	s.mu.Unlock()
-	return s.sess.Begin()
+	return fenced(s.sess.Begin())
 }
 
 // Changelog writes one state change in the open transaction: to topic, in
@@ -154,7 +154,7 @@ func (s *Session) Changelog(ctx context.Context, topic string, c statestore.Chan
 		defer s.mu.Unlock()
 		if err != nil {
 			if s.writeErr == nil {
-				s.writeErr = fmt.Errorf("writing changelog %s/%d: %w", r.Topic, r.Partition, err)
+				s.writeErr = fmt.Errorf("writing changelog %s/%d: %w", r.Topic, r.Partition, fenced(err))
 			}
 			return
 		}
@@ -173,7 +173,7 @@ func (s *Session) Changelog(ctx context.Context, topic string, c statestore.Chan
 func (s *Session) End(ctx context.Context, commit bool) (bool, error) {
 	if commit {
 		if err := s.sess.Client().Flush(ctx); err != nil {
-			return false, err
+			return false, fenced(err)
 		}
 	}
 	s.pending.Wait()
@@ -182,11 +182,12 @@ func (s *Session) End(ctx context.Context, commit bool) (bool, error) {
 	s.mu.Unlock()
 	if writeErr != nil {
 		if _, err := s.sess.End(ctx, kgo.TryAbort); err != nil {
-			return false, errors.Join(writeErr, err)
+			return false, errors.Join(writeErr, fenced(err))
 		}
 		return false, writeErr
 	}
 	committed, err := s.sess.End(ctx, kgo.TransactionEndTry(commit))
+	err = fenced(err)
 	if committed {
 		s.mu.Lock()
 		for topic, parts := range s.open {
@@ -201,6 +202,32 @@ func (s *Session) End(ctx context.Context, commit bool) (bool, error) {
 		s.mu.Unlock()
 	}
 	return committed, err
+}
+
+// FencedError is a session's error once another producer with the same
+// transactional id has taken over: nothing this session does can commit any
+// more, so the instance must stop rather than start over.
+type FencedError struct{ Err error }
+
+func (e *FencedError) Error() string {
+	return "fenced: " + e.Err.Error()
+}
+func (e *FencedError) Unwrap() error { return e.Err }
+
+// Fenced marks the error for the engine, which stops instead of rewinding.
+func (e *FencedError) Fenced() bool { return true }
+
+// fenced marks the broker's fencing answers as a *FencedError.
+func fenced(err error) error {
+	var already *FencedError
+	if err == nil || errors.As(err, &already) {
+		return err
+	}
+	if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
+		errors.Is(err, kerr.TransactionalIDAuthorizationFailed) {
+		return &FencedError{Err: err}
+	}
+	return err
 }
 
 // Checkpoint is the changelog positions as of the last commit, as JSON.
