@@ -44,7 +44,7 @@ func RootFields() []config.Field {
 			config.String("format", "Log line format.").Default("text").Enum("text", "json"),
 		),
 		config.Duration("shutdown_timeout", "How long a stop may take to drain: records read are written and their positions committed. Past it, what is unwritten is abandoned uncommitted and the run fails.").Default("20s"),
-		config.Duration("commit_interval", "How often input positions of written records (and, in stateful pipelines, the state that goes with them) are committed. When not given: 1s, or 10s for pipelines with state, where a commit writes every changed key (Kafka Streams uses 30s). A crash re-reads at most one interval.").Example("1s", "10s"),
+		config.Duration("commit_interval", "How often input positions of written records (and, in stateful pipelines, the state that goes with them) are committed. When not given: 100ms under exactly_once (each commit ends a Kafka transaction, as in Kafka Streams), otherwise 1s, or 10s for pipelines with state, where a commit writes every changed key (Kafka Streams uses 30s). A crash re-reads at most one interval.").Example("1s", "10s"),
 		config.ByteSize("memory_limit", "A soft limit on the process's Go heap (as GOMEMLIMIT): the garbage collector works harder as the heap nears it, and runs less often while it is far (GOGC 200). Unset: no limit. The GOMEMLIMIT and GOGC environment variables win over it.").Example("256MiB"),
 		config.Int("max_in_flight", "How many input batches may be read but not yet fully written; reading waits beyond it (backpressure).").Default(64),
 		stateFields(),

@@ -69,6 +69,24 @@ func TestChangelogRebuildsTheState(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("restored state differs:\n got %q\nwant %q", got, want)
 	}
+	// Every committed entry, as changelog keys: the same in both, and as
+	// many as the stores hold (the window store indexes each window twice).
+	srcEntries, dstEntries := committedEntries(t, src), committedEntries(t, dst)
+	if len(srcEntries) != 41+2*40 || !slices.Equal(srcEntries, dstEntries) {
+		t.Fatalf("EachCommitted: source %d entries, restored %d (want 121 in both, equal)", len(srcEntries), len(dstEntries))
+	}
+}
+
+func committedEntries(t *testing.T, db *DB) []string {
+	t.Helper()
+	var out []string
+	if err := db.EachCommitted(func(k, v []byte) error {
+		out = append(out, fmt.Sprintf("%q=%q", k, v))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func dumpState(db *DB) []string {
