@@ -108,9 +108,18 @@ func (p progress) committed(t *testing.T, group string) int64 {
 
 func (p progress) createTopic(t *testing.T, topic string) {
 	t.Helper()
+	p.createTopicPartitions(t, topic, 3)
+}
+
+func (p progress) createTopicPartitions(t *testing.T, topic string, partitions int32) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := p.adm.CreateTopic(ctx, 3, 1, nil, topic); err != nil {
+	resp, err := p.adm.CreateTopic(ctx, partitions, 1, nil, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
 		t.Fatalf("creating %s: %v", topic, err)
 	}
 }

@@ -126,8 +126,16 @@ func (p *bgPipeline) exited() bool {
 
 func startPipeline(t *testing.T, cfg string) *bgPipeline {
 	t.Helper()
-	p := &bgPipeline{cmd: exec.Command(pipelineBin, "run", "-c", cfg), done: make(chan struct{})}
+	return startPipelineArgs(t, nil, "run", "-c", cfg)
+}
+
+// startPipelineArgs runs the binary with args from the repository root, with
+// env added to this process's environment.
+func startPipelineArgs(t *testing.T, env []string, args ...string) *bgPipeline {
+	t.Helper()
+	p := &bgPipeline{cmd: exec.Command(pipelineBin, args...), done: make(chan struct{})}
 	p.cmd.Dir = repoRoot
+	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p, p
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -13,7 +13,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -80,21 +79,7 @@ commit_interval: 100ms
 // startPipelineEnv is startPipeline with extra environment variables.
 func startPipelineEnv(t *testing.T, cfg string, env ...string) *bgPipeline {
 	t.Helper()
-	p := &bgPipeline{cmd: exec.Command(pipelineBin, "run", "-c", cfg), done: make(chan struct{})}
-	p.cmd.Dir = repoRoot
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = p, p
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		if !p.exited() {
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
+	return startPipelineArgs(t, env, "run", "-c", cfg)
 }
 
 // kcatReadSecure reads a whole topic with kcat over conn, sorted.

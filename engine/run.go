@@ -122,7 +122,7 @@ func (r *runner) run(ctx context.Context) error {
 			_ = p.inputs[0].input.Close(ctx)
 		}()
 		if err := r.openTransactions(ctx); err != nil {
-			return err
+			return r.startFailed(ctx, err)
 		}
 	}
 	if p.state.stateful() {
@@ -136,7 +136,7 @@ func (r *runner) run(ctx context.Context) error {
 		}()
 		if r.eos != nil {
 			if err := r.restoreState(ctx); err != nil {
-				return err
+				return r.startFailed(ctx, err)
 			}
 		}
 	}
@@ -144,7 +144,7 @@ func (r *runner) run(ctx context.Context) error {
 	started, err := r.start(ctx)
 	if err != nil {
 		r.closeAll(started)
-		return err
+		return r.startFailed(ctx, err)
 	}
 	if r.eos != nil {
 		if err := r.eos.tx.Begin(); err != nil {
@@ -265,6 +265,16 @@ func (r *runner) run(ctx context.Context) error {
 		return commitErr
 	}
 	return closeErr
+}
+
+// startFailed is what a start that did not finish returns: nothing, when a
+// stop request cut it short (nothing was read, so nothing is lost).
+func (r *runner) startFailed(ctx context.Context, err error) error {
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		r.p.log.Info("stopped while starting", "cause", err)
+		return nil
+	}
+	return err
 }
 
 type startedSet struct {

@@ -44,8 +44,9 @@ type TransactionalInput interface {
 	OpenTransactions(ctx context.Context, id string) (Transactions, error)
 	// ReadAll is Read under exactly-once: it returns everything it read at
 	// once, with nothing held back, because ending a transaction commits the
-	// position of every record read. It returns promptly (with nothing) when
-	// nothing is there to read.
+	// position of every record read; for the same reason it returns what it
+	// read even when ctx ended meanwhile. It returns promptly (with nothing)
+	// when nothing is there to read.
 	ReadAll(ctx context.Context) ([]InputBatch, error)
 }
 

@@ -70,6 +70,16 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.Registry == nil {
 		return errors.New("service: no component registry given")
 	}
+	// Subscribed before anything else, so a signal during start-up is held
+	// for the watcher (which drains what started) instead of killing the
+	// process.
+	signals := opts.Signals
+	if signals == nil {
+		notified := make(chan os.Signal, 2)
+		signal.Notify(notified, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(notified)
+		signals = notified
+	}
 	doc, err := config.LoadFile(opts.ConfigPath, config.LoadOptions{Overrides: opts.Overrides})
 	if err != nil {
 		return &InvalidConfigError{Errors: config.AsErrors(err)}
@@ -101,15 +111,6 @@ func Run(ctx context.Context, opts Options) error {
 	current := &live{}
 	current.set(settings.Name, phaseStarting)
 
-	// Subscribed before anything starts, so a signal during start-up is
-	// held for the watcher instead of killing the process.
-	signals := opts.Signals
-	if signals == nil {
-		notified := make(chan os.Signal, 2)
-		signal.Notify(notified, os.Interrupt, syscall.SIGTERM)
-		defer signal.Stop(notified)
-		signals = notified
-	}
 	forceExit := opts.ForceExit
 	if forceExit == nil {
 		forceExit = os.Exit
