@@ -500,3 +500,58 @@ dead_letter: {collect: {name: dlq}}
 		t.Fatalf("dead-letter headers %v", h)
 	}
 }
+
+// slowStartInput's Start waits until its context ends, as a Kafka input does
+// while no broker answers.
+type slowStartInput struct {
+	testInput
+	starting chan struct{}
+	startCtx context.Context // when set, Start gives up when it ends instead
+}
+
+func (in *slowStartInput) Start(ctx context.Context) error {
+	close(in.starting)
+	if in.startCtx != nil {
+		ctx = in.startCtx
+	}
+	<-ctx.Done()
+	return fmt.Errorf("connecting: %w", ctx.Err())
+}
+
+// A stop requested while the pipeline is still starting ends the run
+// cleanly: nothing was read, so nothing is lost and there is no failure to
+// report. A start that fails by itself is still a failure.
+func TestStopWhileStartingIsClean(t *testing.T) {
+	in := &slowStartInput{starting: make(chan struct{})}
+	f := newFixture(nil)
+	f.reg.AddInput(InputPlugin{Spec: config.Spec{Name: "slow"}, New: func(*config.Parsed, *Resources) (Input, error) { return in, nil }})
+	p := f.build(t, `
+input: {slow: {}}
+output: {collect: {name: main}}
+`)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	<-in.starting
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("a stop during start-up: %v, want a clean end", err)
+	}
+	if !f.outs["main"].closed {
+		t.Fatal("the output started before the input was not closed")
+	}
+
+	failing := &slowStartInput{starting: make(chan struct{})}
+	f.reg.AddInput(InputPlugin{Spec: config.Spec{Name: "slow2"}, New: func(*config.Parsed, *Resources) (Input, error) { return failing, nil }})
+	p = f.build(t, `
+input: {slow2: {}}
+output: {collect: {name: main}}
+`)
+	timeout, cancelTimeout := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancelTimeout()
+	// Not a stop request: the start's own deadline (the run's context stays live).
+	failing.startCtx = timeout
+	if err := p.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "connecting: context deadline exceeded") {
+		t.Fatalf("a start that failed by itself: %v, want the failure", err)
+	}
+}
