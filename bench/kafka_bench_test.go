@@ -924,7 +924,7 @@ state: {dir: %[5]q}
 		if restored != kafkaRecords {
 			b.Fatalf("restored %d changelog records, want %d (one per key)", restored, kafkaRecords)
 		}
-		changelog := name + "-pipeline-processors-0-changelog"
+		changelog := env.changelogOf(b, name)
 		began := time.Now()
 		if n := env.countCommitted(b, changelog); n != kafkaRecords {
 			b.Fatalf("%s holds %d records, want %d", changelog, n, kafkaRecords)
@@ -938,4 +938,24 @@ state: {dir: %[5]q}
 			restored, rate, m[2], bare, rate/bare)
 		env.deleteTopics(out, changelog)
 	}
+}
+
+// changelogOf finds the one changelog topic of a pipeline
+// (<name>-<store>-<definition>-changelog).
+func (e *kafkaEnv) changelogOf(b *testing.B, pipeline string) string {
+	b.Helper()
+	topics, err := e.adm.ListTopics(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var found []string
+	for _, t := range topics.Names() {
+		if strings.HasPrefix(t, pipeline+"-") && strings.HasSuffix(t, "-changelog") {
+			found = append(found, t)
+		}
+	}
+	if len(found) != 1 {
+		b.Fatalf("changelog topics of %s: %v, want one", pipeline, found)
+	}
+	return found[0]
 }

@@ -54,6 +54,8 @@ type Resources struct {
 	Path     string // its path in the config, e.g. "pipeline.processors.2"
 	Logger   *slog.Logger
 	b        *builder
+	// definition is the component's config fingerprint.
+	definition string
 }
 
 // Processors builds the nested processor list in a field of conf (as a
@@ -123,7 +125,7 @@ func Build(doc *config.Document, reg *Registry, opts BuildOptions) (*Pipeline, e
 	name := strings.TrimSuffix(filepath.Base(doc.File), filepath.Ext(doc.File))
 	p := &Pipeline{Settings: settingsFrom(root, name), mainOutput: -1, deadLetter: -1, log: opts.Logger, metrics: opts.Metrics}
 	stateConf := root.Object("state")
-	b.state = &pipelineState{dir: stateConf.String("dir"), cacheBytes: stateConf.ByteSize("cache_size"), stores: map[string]string{}}
+	b.state = &pipelineState{dir: stateConf.String("dir"), cacheBytes: stateConf.ByteSize("cache_size"), stores: map[string]storeInfo{}}
 	if b.state.dir == "" {
 		b.state.dir = defaultStateDir(p.Settings.Name)
 	}
@@ -282,8 +284,9 @@ func (b *builder) component(category string, n *yaml.Node, path, defaultLabel st
 	return typeKey.Value, label, conf, len(errs) == 0
 }
 
-func (b *builder) resources(label, path string) *Resources {
-	return &Resources{Pipeline: b.pipelineName, Label: label, Path: path, Logger: b.log.With("component", path, "label", label), b: b}
+func (b *builder) resources(label, path string, n *yaml.Node) *Resources {
+	return &Resources{Pipeline: b.pipelineName, Label: label, Path: path, Logger: b.log.With("component", path, "label", label), b: b,
+		definition: config.Fingerprint(n)}
 }
 
 // constructed records a constructor's error, positioned at the component
@@ -313,7 +316,7 @@ func (b *builder) output(n *yaml.Node, path, defaultLabel string) int {
 	if !ok {
 		return -1
 	}
-	out, err := b.reg.outputs[name].New(conf, b.resources(label, path))
+	out, err := b.reg.outputs[name].New(conf, b.resources(label, path, n))
 	if !b.constructed(err, conf, n) {
 		return -1
 	}
@@ -327,7 +330,7 @@ func (b *builder) input(p *Pipeline, n *yaml.Node, path, defaultLabel string) {
 	if !ok {
 		return
 	}
-	in, err := b.reg.inputs[name].New(conf, b.resources(label, path))
+	in, err := b.reg.inputs[name].New(conf, b.resources(label, path, n))
 	if !b.constructed(err, conf, n) {
 		return
 	}
@@ -345,7 +348,7 @@ func (b *builder) chain(n *yaml.Node, path string) *Chain {
 		if !ok {
 			continue
 		}
-		proc, err := b.reg.processors[name].New(conf, b.resources(label, stepPath))
+		proc, err := b.reg.processors[name].New(conf, b.resources(label, stepPath, item))
 		if !b.constructed(err, conf, item) {
 			continue
 		}

@@ -780,6 +780,9 @@ func (r *runner) openState() error {
 	if err := st.open(); err != nil {
 		return err
 	}
+	if err := st.reconcileDefinitions(r.p.log); err != nil {
+		return err
+	}
 	if r.eos != nil {
 		// The source's committed positions are the truth under
 		// exactly-once; state is restored to match them.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"time"
 
@@ -66,7 +67,7 @@ func (w *WindowState) Partitions() ([]string, error) {
 type pipelineState struct {
 	dir        string
 	cacheBytes int64
-	stores     map[string]string // store name → the component that owns it
+	stores     map[string]storeInfo // by store name
 	db         *statestore.DB
 }
 
@@ -89,11 +90,51 @@ func (r *Resources) StateCacheBytes() int64 { return r.b.state.cacheBytes }
 
 func (r *Resources) claimStore(name string) (string, error) {
 	full := r.Path + "/" + name
-	if owner, dup := r.b.state.stores[full]; dup {
-		return "", fmt.Errorf("state store %q is already used by %s", full, owner)
+	if info, dup := r.b.state.stores[full]; dup {
+		return "", fmt.Errorf("state store %q is already used by %s", full, info.owner)
 	}
-	r.b.state.stores[full] = r.Path
+	r.b.state.stores[full] = storeInfo{owner: r.Path, definition: r.definition}
 	return full, nil
+}
+
+// storeInfo is what a pipeline knows of one of its stores.
+type storeInfo struct {
+	owner string // the component's path
+	// definition is the owning component's config fingerprint: state
+	// written under another definition means something else, so it is
+	// dropped (locally, and by changelog topic name).
+	definition string
+}
+
+// definitionKey is the state metadata key of a store's definition.
+func definitionKey(store string) string { return "definition/" + store }
+
+// reconcileDefinitions drops the state of stores whose component's
+// definition changed since it was written, and records the definitions.
+// A store whose identity (its component's path) and definition are the same
+// keeps its state across restarts and reloads.
+func (s *pipelineState) reconcileDefinitions(log *slog.Logger) error {
+	meta := map[string][]byte{}
+	for store, info := range s.stores {
+		old, found, err := s.db.Meta(definitionKey(store))
+		if err != nil {
+			return fmt.Errorf("reading the definition of state store %s: %w", store, err)
+		}
+		if found && string(old) == info.definition {
+			continue
+		}
+		if found {
+			if err := s.db.DropStore(store); err != nil {
+				return fmt.Errorf("dropping state store %s: %w", store, err)
+			}
+			log.Warn("the definition of a stateful component changed: its state starts fresh", "component", info.owner, "store", store)
+		}
+		meta[definitionKey(store)] = []byte(info.definition)
+	}
+	if len(meta) == 0 {
+		return nil
+	}
+	return s.db.Commit(meta)
 }
 
 func (s *pipelineState) stateful() bool { return len(s.stores) > 0 }

@@ -176,7 +176,7 @@ func TestStoresAreNamedByTheirComponent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := len(p.state.stores); got != 2 || p.state.stores["pipeline.processors.1/counts"] != "pipeline.processors.1" {
+	if got := len(p.state.stores); got != 2 || p.state.stores["pipeline.processors.1/counts"].owner != "pipeline.processors.1" {
 		t.Fatalf("stores %v", p.state.stores)
 	}
 	if p.state.dir != "state/s" {
@@ -215,5 +215,43 @@ func TestDrainTimeoutCommitsNoState(t *testing.T) {
 	}
 	if strings.Join(got, ",") != "a=1,b=1" {
 		t.Fatalf("after an abandoned drain the counts are %v: the first run's state must not have been committed", got)
+	}
+}
+
+// A stateful component keeps its state while its path and definition stay
+// the same, whatever else of the pipeline changes (as across a hot reload);
+// a changed definition starts fresh.
+func TestStateKeptUnlessItsComponentChanged(t *testing.T) {
+	dir := t.TempDir()
+	run := func(procs, output string, batches [][]string) []string {
+		t.Helper()
+		reg, out := statefulFixture(t, &resumableInput{batches: batches}, "")
+		doc, err := config.Load("s.yaml", []byte("input: {words: {}}\npipeline: {processors: ["+procs+"]}\noutput: "+output+
+			"\nstate: {dir: "+strconv.Quote(dir)+"}\n"), config.LoadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Build(doc, reg, BuildOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return out.values()
+	}
+	batches := [][]string{{"a", "b"}, {"a"}}
+	if got := strings.Join(run("{count: {}}", "{collect: {}}", batches[:1]), ","); got != "a=1,b=1" {
+		t.Fatalf("first run: %s", got)
+	}
+	// Only the output changed (a label here): the counts go on.
+	if got := strings.Join(run("{count: {}}", "{collect: {}, label: elsewhere}", batches), ","); got != "a=2,b=1" {
+		t.Fatalf("after a change of the output only: %s, want the counts kept (a=2,b=1)", got)
+	}
+	// The counting component itself changed: its state starts fresh, and
+	// the input goes on from where it was.
+	batches = append(batches, []string{"b", "c"})
+	if got := strings.Join(run("{count: {}, label: recount}", "{collect: {}}", batches), ","); got != "b=1,c=1" {
+		t.Fatalf("after a change of the counting component: %s, want fresh counts (b=1,c=1)", got)
 	}
 }

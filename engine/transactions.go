@@ -167,9 +167,12 @@ const changelogCheckpointKey = "changelog"
 var topicUnsafe = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // changelogTopic names a store's changelog topic after the pipeline and the
-// store (which is named after its component's path), as Kafka Streams does.
-func changelogTopic(pipeline, store string) string {
-	return topicUnsafe.ReplaceAllString(pipeline+"-"+store, "-") + "-changelog"
+// store (which is named after its component's path), as Kafka Streams does,
+// and the first 8 hex digits of the component's definition: a component
+// whose definition changed starts from an empty changelog, as its local
+// state starts empty.
+func changelogTopic(pipeline, store, definition string) string {
+	return topicUnsafe.ReplaceAllString(pipeline+"-"+store+"-"+definition[:min(8, len(definition))], "-") + "-changelog"
 }
 
 func transactionalID(s Settings) string {
@@ -199,8 +202,8 @@ func (r *runner) openTransactions(ctx context.Context) error {
 			return fmt.Errorf("%s: %w", out.path, err)
 		}
 	}
-	for store := range p.state.stores {
-		r.eos.topics[store] = changelogTopic(p.Settings.Name, store)
+	for store, info := range p.state.stores {
+		r.eos.topics[store] = changelogTopic(p.Settings.Name, store, info.definition)
 	}
 	return nil
 }
@@ -217,6 +220,9 @@ func (r *runner) restoreState(ctx context.Context) error {
 	if !found {
 		if err := db.Wipe(); err != nil {
 			return fmt.Errorf("wiping state without a changelog checkpoint: %w", err)
+		}
+		if err := r.p.state.reconcileDefinitions(r.p.log); err != nil {
+			return err
 		}
 		checkpoint = nil
 	}

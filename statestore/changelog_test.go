@@ -112,3 +112,38 @@ func TestRestorerRejectsForeignKeys(t *testing.T) {
 		t.Fatal("a key that is not a state key must be refused")
 	}
 }
+
+func TestDropStoreDropsOnlyThatStore(t *testing.T) {
+	db := openMem(t)
+	for _, store := range []string{"a", "b"} {
+		for _, p := range []string{"t/0", "t/1"} {
+			db.KeyValue(store).Shard(p).Put([]byte("k"), []byte(store))
+		}
+	}
+	db.Windows("a").Shard("t/0").Put([]byte("w"), 0, 10, []byte("a"))
+	if err := db.Commit(nil); err != nil {
+		t.Fatal(err)
+	}
+	db.KeyValue("a").Shard("t/2").Put([]byte("k"), []byte("uncommitted"))
+	if err := db.DropStore("a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Commit(nil); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	if err := db.EachCommitted(func(k, v []byte) error {
+		left = append(left, string(v))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(left, []string{"b", "b"}) {
+		t.Fatalf("after DropStore(a) the state holds %q, want only b's two entries", left)
+	}
+	for _, p := range []string{"t/0", "t/1", "t/2"} {
+		if _, ok, _ := db.KeyValue("a").Shard(p).Get([]byte("k")); ok {
+			t.Fatalf("store a still answers in %s", p)
+		}
+	}
+}

@@ -585,3 +585,28 @@ func (l badgerLogger) Debugf(f string, a ...any) {
 func (l badgerLogger) emit(level slog.Level, f string, a []any) {
 	l.log.Log(context.Background(), level, strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
 }
+
+// DropStore deletes every shard of a store, committed data and cache. It
+// must not run while a shard is in use.
+func (db *DB) DropStore(store string) error {
+	ids, err := db.listShards()
+	if err != nil {
+		return err
+	}
+	db.mu.Lock()
+	for id := range db.byID {
+		if id.store == store && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	db.mu.Unlock()
+	for _, id := range ids {
+		if id.store != store {
+			continue
+		}
+		if err := db.dropShard(id); err != nil {
+			return err
+		}
+	}
+	return nil
+}

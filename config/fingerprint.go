@@ -1,0 +1,69 @@
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Fingerprint is a hash of what a node says, not how it is written: comments,
+// layout, quoting styles, positions and the order of mapping keys do not
+// change it; any key, value, tag or list order does. A hot reload compares
+// documents by it (an edit of comments changes nothing), and the engine keeps
+// a stateful component's state only while its fingerprint stays the same.
+func Fingerprint(n *yaml.Node) string {
+	h := sha256.New()
+	var buf []byte
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n == nil {
+			buf = append(buf[:0], 'n')
+			h.Write(buf)
+			return
+		}
+		if n.Kind == yaml.AliasNode {
+			walk(n.Alias)
+			return
+		}
+		if n.Kind == yaml.DocumentNode {
+			for _, c := range n.Content {
+				walk(c)
+			}
+			return
+		}
+		buf = strconv.AppendInt(append(buf[:0], 'k'), int64(n.Kind), 10)
+		buf = strconv.AppendQuote(append(buf, ' '), n.ShortTag())
+		buf = strconv.AppendQuote(append(buf, ' '), n.Value)
+		buf = strconv.AppendInt(append(buf, ' '), int64(len(n.Content)), 10)
+		h.Write(append(buf, '\n'))
+		switch n.Kind {
+		case yaml.MappingNode:
+			pairs := make([][2]*yaml.Node, 0, len(n.Content)/2)
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				pairs = append(pairs, [2]*yaml.Node{n.Content[i], n.Content[i+1]})
+			}
+			slices.SortStableFunc(pairs, func(a, b [2]*yaml.Node) int {
+				switch {
+				case a[0].Value < b[0].Value:
+					return -1
+				case a[0].Value > b[0].Value:
+					return 1
+				}
+				return 0
+			})
+			for _, p := range pairs {
+				walk(p[0])
+				walk(p[1])
+			}
+		default:
+			for _, c := range n.Content {
+				walk(c)
+			}
+		}
+	}
+	walk(n)
+	return hex.EncodeToString(h.Sum(nil))
+}
