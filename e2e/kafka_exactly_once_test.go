@@ -64,7 +64,7 @@ func (r eosRun) inputYAML() string {
 	return fmt.Sprintf(`
 name: %[2]q
 processing_guarantee: exactly_once
-exactly_once: { transactional_id: %[6]q }
+exactly_once: { transactional_id: %[6]q, max_records: 2000 }
 input:
   kafka:
     brokers: [%[1]q]
@@ -204,19 +204,18 @@ func testExactlyOnceSIGKILL(t *testing.T, bootstrap string, c eosCase) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	began := time.Now()
 
-	// The input arrives in 20 chunks, one before each run, so that every
-	// run has a backlog to be killed in the middle of.
-	const chunk = eosRecords / eosKills
-	produced := 0
+	// The whole input first; then 20 runs, each killed in the middle of
+	// it: once it has committed one to four transactions of its own (at most
+	// 2000 input records each, exactly_once.max_records), a random
+	// 0-30 ms into the next.
+	lines := make([]string, 0, eosRecords)
+	for i := range eosRecords {
+		lines = append(lines, eosInput(i))
+	}
+	kcatProduce(t, bootstrap, in, lines)
 	var midStream, wiped int
 	var report []string
 	for kill := 1; kill <= eosKills; kill++ {
-		lines := make([]string, 0, chunk)
-		for i := produced; i < produced+chunk; i++ {
-			lines = append(lines, eosInput(i))
-		}
-		kcatProduce(t, bootstrap, in, lines)
-		produced += chunk
 		if c.stateful && kill%5 == 0 {
 			// As if the local state were lost with its machine: the run
 			// restores all of it from the changelogs.
@@ -227,22 +226,18 @@ func testExactlyOnceSIGKILL(t *testing.T, bootstrap string, c eosCase) {
 		}
 		committedBefore := watch.committed(t, killed.group)
 		p := startPipeline(t, killedCfg)
-		// Killed at a random moment: once the run has committed a random
-		// part (0-80%) of its backlog, a random time (0-100 ms) into
-		// the transaction after.
-		target := committedBefore + int64(rng.Float64()*0.8*float64(int64(produced)-committedBefore))
-		awaitCommitted(t, watch, p, killed.group, target)
-		time.Sleep(time.Duration(rng.IntN(100)) * time.Millisecond)
+		awaitCommitted(t, watch, p, killed.group, committedBefore+int64(1000*(1+rng.IntN(4))))
+		time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
 		if err := p.cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
 		<-p.done
 		committed := watch.committed(t, killed.group)
-		if committed < int64(produced) {
+		if committed < eosRecords {
 			midStream++
 		}
 		if kill <= 3 || kill%5 == 0 {
-			report = append(report, fmt.Sprintf("kill %d: %d produced, %d committed", kill, produced, committed))
+			report = append(report, fmt.Sprintf("kill %d: %d committed", kill, committed))
 		}
 	}
 	last := startPipeline(t, killedCfg)
@@ -260,8 +255,8 @@ func testExactlyOnceSIGKILL(t *testing.T, bootstrap string, c eosCase) {
 	c.check(t, want)
 	got := kcatReadCommitted(t, bootstrap, killed.out)
 	requireLines(t, "output after "+strconv.Itoa(eosKills)+" SIGKILLs", got, want)
-	if midStream < eosKills*3/4 {
-		t.Fatalf("only %d of %d kills came before the run had committed its backlog; %s", midStream, eosKills, strings.Join(report, "; "))
+	if midStream < eosKills {
+		t.Fatalf("only %d of %d kills came before the input was all committed; %s", midStream, eosKills, strings.Join(report, "; "))
 	}
 	t.Logf("%s: %d kills (%d mid-stream, %d with the local state removed): read_committed output equals the reference run's, %d records; %s; in %v",
 		c.name, eosKills, midStream, wiped, len(got), strings.Join(report, "; "), killedTook.Round(time.Millisecond))

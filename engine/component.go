@@ -90,6 +90,19 @@ type Output interface {
 	Close(ctx context.Context) error
 }
 
+// AsyncOutput is an output that takes a batch before the earlier ones are
+// acknowledged, so that writes overlap (a Kafka producer keeps many
+// batches in flight). WriteAsync queues records behind those of earlier
+// calls, keeping their order, and calls done once, when every record is
+// written or the write failed; it must not block longer than the sink's own
+// buffer limits make it. The engine does not retry asynchronous writes: the
+// output retries what it can (franz-go retries, idempotently) before it
+// reports a failure.
+type AsyncOutput interface {
+	Output
+	WriteAsync(ctx context.Context, records []*Record, done func(error))
+}
+
 // Starter is a component that opens files or connections before records flow.
 type Starter interface {
 	Start(ctx context.Context) error

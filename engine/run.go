@@ -588,32 +588,43 @@ func (r *runner) flushAtEnd(ctx context.Context) {
 }
 
 func (r *runner) writeLoop(ctx context.Context, out *outputNode, requests <-chan writeRequest) {
+	async, _ := out.output.(AsyncOutput)
 	for req := range requests {
 		if ctx.Err() != nil {
 			req.ack.done(ctx.Err())
 			continue
 		}
 		start := time.Now()
-		err := r.writeWithRetry(ctx, out, req.records)
-		if err != nil {
-			out.metrics.errors.Add(float64(len(req.records)))
-			req.ack.done(err)
-			switch {
-			case ctx.Err() != nil:
-			case r.eos != nil:
-				// Inside a transaction a failed write cannot be retried:
-				// the transaction aborts and the run starts over from
-				// the last commit.
-				r.rewind(fmt.Errorf("%s: write failed: %w", out.path, err))
-			default:
-				r.fail(fmt.Errorf("%s: write failed after %d retries: %w", out.path, r.p.Settings.MaxRetries, err))
-			}
+		if async != nil {
+			// Written in order, acknowledged whenever the sink is done.
+			async.WriteAsync(ctx, req.records, func(err error) { r.written1(ctx, out, req, start, err, 0) })
 			continue
 		}
-		out.metrics.observe(start, len(req.records), len(req.records), 0)
-		r.written.Add(int64(len(req.records)))
-		req.ack.done(nil)
+		r.written1(ctx, out, req, start, r.writeWithRetry(ctx, out, req.records), r.p.Settings.MaxRetries)
 	}
+}
+
+// written1 settles one write request: its records are written, or the write
+// failed after retries.
+func (r *runner) written1(ctx context.Context, out *outputNode, req writeRequest, start time.Time, err error, retries int) {
+	if err != nil {
+		out.metrics.errors.Add(float64(len(req.records)))
+		req.ack.done(err)
+		switch {
+		case ctx.Err() != nil:
+		case r.eos != nil:
+			// Inside a transaction a failed write cannot be retried: the
+			// transaction aborts and the run starts over from the last
+			// commit.
+			r.rewind(fmt.Errorf("%s: write failed: %w", out.path, err))
+		default:
+			r.fail(fmt.Errorf("%s: write failed after %d retries: %w", out.path, retries, err))
+		}
+		return
+	}
+	out.metrics.observe(start, len(req.records), len(req.records), 0)
+	r.written.Add(int64(len(req.records)))
+	req.ack.done(nil)
 }
 
 func (r *runner) writeWithRetry(ctx context.Context, out *outputNode, records []*Record) error {

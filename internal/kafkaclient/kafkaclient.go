@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -261,4 +262,32 @@ func (c *Connection) authFailure(err error) string {
 		return "the TLS handshake (check tls.ca_file, tls.cert_file and tls.key_file)"
 	}
 	return ""
+}
+
+// ProduceAll produces records with produce and calls done once, with the
+// first error, when every record is acknowledged.
+func ProduceAll(ctx context.Context, produce func(context.Context, *kgo.Record, func(*kgo.Record, error)), records []*kgo.Record, done func(error)) {
+	var left atomic.Int64
+	left.Store(int64(len(records)))
+	var first atomic.Pointer[error]
+	cb := func(r *kgo.Record, err error) {
+		if err != nil {
+			err = fmt.Errorf("producing to %s: %w", r.Topic, err)
+			first.CompareAndSwap(nil, &err)
+		}
+		if left.Add(-1) == 0 {
+			if e := first.Load(); e != nil {
+				done(*e)
+				return
+			}
+			done(nil)
+		}
+	}
+	if len(records) == 0 {
+		done(nil)
+		return
+	}
+	for _, r := range records {
+		produce(ctx, r, cb)
+	}
 }

@@ -223,7 +223,7 @@ func TestFailedProduceAbortsAndRewinds(t *testing.T) {
 		pr := req.(*kmsg.ProduceRequest)
 		// Only the pipeline produces once it runs (the input was filled
 		// before). Produce v13 names topics by id, not by name.
-		if injected.Load() > 0 || produces.Add(1) < 20 {
+		if injected.Load() > 0 || produces.Add(1) < 3 {
 			return nil, nil, false
 		}
 		injected.Add(1)
@@ -252,7 +252,7 @@ func TestFailedEndTxnAbortsAndRewinds(t *testing.T) {
 	f.cluster.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		f.cluster.KeepControl()
 		er := req.(*kmsg.EndTxnRequest)
-		if injected.Load() > 0 || !er.Commit || commits.Add(1) < 10 {
+		if injected.Load() > 0 || !er.Commit || commits.Add(1) < 3 {
 			return nil, nil, false
 		}
 		injected.Add(1)

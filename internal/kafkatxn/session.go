@@ -95,28 +95,11 @@ func (s *Session) PollRecords(ctx context.Context, max int) kgo.Fetches {
 	return s.sess.PollRecords(ctx, max)
 }
 
-// Produce writes records in the open transaction and waits until the
-// brokers have them; the first error is returned (the transaction must then
-// abort).
-func (s *Session) Produce(ctx context.Context, records []*kgo.Record) error {
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var first error
-	wg.Add(len(records))
-	for _, r := range records {
-		s.sess.Produce(ctx, r, func(r *kgo.Record, err error) {
-			if err != nil {
-				mu.Lock()
-				if first == nil {
-					first = fmt.Errorf("producing to %s: %w", r.Topic, fenced(err))
-				}
-				mu.Unlock()
-			}
-			wg.Done()
-		})
-	}
-	wg.Wait()
-	return first
+// ProduceAsync writes records in the open transaction, in order behind
+// earlier calls, and calls done once the brokers have them all, with the
+// first error (the transaction must then abort).
+func (s *Session) ProduceAsync(ctx context.Context, records []*kgo.Record, done func(error)) {
+	kafkaclient.ProduceAll(ctx, s.sess.Produce, records, func(err error) { done(fenced(err)) })
 }
 
 // Begin begins a transaction.

@@ -150,8 +150,29 @@ func (o *Output) Start(ctx context.Context) error {
 
 // Write produces every record and returns once all are acknowledged.
 func (o *Output) Write(ctx context.Context, records []*engine.Record) error {
-	// The Kafka records, and all their headers, are allocated in one block
-	// each: franz-go is done with them when ProduceSync returns.
+	done := make(chan error, 1)
+	o.WriteAsync(ctx, records, func(err error) { done <- err })
+	return <-done
+}
+
+// WriteAsync produces every record, in order behind earlier calls, and calls
+// done once all are acknowledged or one failed (after franz-go's retries).
+func (o *Output) WriteAsync(ctx context.Context, records []*engine.Record, done func(error)) {
+	out, err := o.toKafkaBatch(records)
+	if err != nil {
+		done(err)
+		return
+	}
+	if o.txn != nil {
+		o.txn.ProduceAsync(ctx, out, done)
+		return
+	}
+	kafkaclient.ProduceAll(ctx, o.client.Produce, out, done)
+}
+
+// toKafkaBatch converts a batch. The Kafka records, and all their headers,
+// are allocated in one block each.
+func (o *Output) toKafkaBatch(records []*engine.Record) ([]*kgo.Record, error) {
 	krs := make([]kgo.Record, len(records))
 	out := make([]*kgo.Record, len(records))
 	nh := len(o.headers) * len(records)
@@ -166,14 +187,11 @@ func (o *Output) Write(ctx context.Context, records []*engine.Record) error {
 		kr := &krs[i]
 		var err error
 		if headers, err = o.toKafka(r, kr, headers); err != nil {
-			return fmt.Errorf("%s: %w", r.Describe(), err)
+			return nil, fmt.Errorf("%s: %w", r.Describe(), err)
 		}
 		out[i] = kr
 	}
-	if o.txn != nil {
-		return o.txn.Produce(ctx, out)
-	}
-	return o.client.ProduceSync(ctx, out...).FirstErr()
+	return out, nil
 }
 
 // toKafka fills kr from r. Its headers are appended to headers, which is
