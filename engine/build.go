@@ -26,10 +26,44 @@ type Pipeline struct {
 	log        *slog.Logger
 	metrics    *Metrics
 	state      *pipelineState
+
+	// carried are positions handed over from the pipeline this one
+	// replaces (ContinueFrom), by input path; reached are the positions
+	// this one's inputs reached (everything before them written), set when
+	// Run returns.
+	carried, reached map[string]inputPositions
+}
+
+// inputPositions are the positions of one input, with the definition of
+// the input they belong to.
+type inputPositions struct {
+	definition string
+	points     []Checkpoint
+}
+
+// ContinueFrom makes p start where prev, which ran before it and has ended,
+// left off: each input of p that is the same (same path, same definition)
+// as one of prev resumes from the positions prev reached, if it can resume
+// (Resumer). A hot reload thus goes on where the drained pipeline stopped,
+// also for inputs that keep no positions elsewhere (a file). Inputs that
+// keep positions with the pipeline's state resume from those. Under
+// exactly-once it does nothing: there the source's committed positions are
+// the only truth.
+func (p *Pipeline) ContinueFrom(prev *Pipeline) {
+	if prev == nil || p.Settings.ProcessingGuarantee == ExactlyOnce {
+		return
+	}
+	p.carried = map[string]inputPositions{}
+	for _, in := range p.inputs {
+		if reached, ok := prev.reached[in.path]; ok && reached.definition == in.definition && len(reached.points) > 0 {
+			p.carried[in.path] = reached
+		}
+	}
 }
 
 type inputNode struct {
 	label, path string
+	definition  string // the input's config fingerprint
 	input       Input
 	metrics     *componentMetrics
 }
@@ -334,7 +368,8 @@ func (b *builder) input(p *Pipeline, n *yaml.Node, path, defaultLabel string) {
 	if !b.constructed(err, conf, n) {
 		return
 	}
-	p.inputs = append(p.inputs, &inputNode{label: label, path: path, input: in, metrics: b.metrics.component("input", label, path)})
+	p.inputs = append(p.inputs, &inputNode{label: label, path: path, definition: config.Fingerprint(n), input: in,
+		metrics: b.metrics.component("input", label, path)})
 }
 
 func (b *builder) chain(n *yaml.Node, path string) *Chain {

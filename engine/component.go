@@ -103,6 +103,14 @@ type AsyncOutput interface {
 	WriteAsync(ctx context.Context, records []*Record, done func(error))
 }
 
+// Checker is a component that can tell, before it starts, whether it will
+// be able to: that its brokers answer and accept its credentials, say. Check
+// connects and lets go again, changing nothing. A hot reload checks the new
+// pipeline before it stops the running one.
+type Checker interface {
+	Check(ctx context.Context) error
+}
+
 // Starter is a component that opens files or connections before records flow.
 type Starter interface {
 	Start(ctx context.Context) error

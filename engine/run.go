@@ -23,6 +23,29 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	return p.RunWith(ctx, Hooks{})
 }
 
+// Check asks every component that can (Checker) whether it will be able to
+// start, sinks first, and returns every problem, each naming its component.
+func (p *Pipeline) Check(ctx context.Context) error {
+	var errs []error
+	check := func(path string, c any) {
+		if ch, ok := c.(Checker); ok {
+			if err := ch.Check(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", path, err))
+			}
+		}
+	}
+	for _, out := range p.outputs {
+		check(out.path, out.output)
+	}
+	for _, st := range p.chain.steps {
+		check(st.path, st.proc)
+	}
+	for _, in := range p.inputs {
+		check(in.path, in.input)
+	}
+	return errors.Join(errs...)
+}
+
 // Hooks let the process around a pipeline follow its phases (for /ready).
 type Hooks struct {
 	// Started is called once every component has started and reading began.
@@ -124,6 +147,10 @@ func (r *runner) run(ctx context.Context) error {
 		if err := r.openTransactions(ctx); err != nil {
 			return r.startFailed(ctx, err)
 		}
+	}
+	defer r.recordReached()
+	if err := r.resumeCarried(); err != nil {
+		return err
 	}
 	if p.state.stateful() {
 		if err := r.openState(); err != nil {
@@ -265,6 +292,36 @@ func (r *runner) run(ctx context.Context) error {
 		return commitErr
 	}
 	return closeErr
+}
+
+// resumeCarried resumes inputs from positions a replaced pipeline reached
+// (ContinueFrom).
+func (r *runner) resumeCarried() error {
+	for i, in := range r.p.inputs {
+		carried, ok := r.p.carried[in.path]
+		if !ok {
+			continue
+		}
+		resumer, ok := in.input.(Resumer)
+		if !ok {
+			continue
+		}
+		if err := resumer.Resume(carried.points); err != nil {
+			return fmt.Errorf("%s: resume: %w", in.path, err)
+		}
+		r.points[i].seed(carried.points)
+		r.p.log.Info("continuing where the replaced pipeline stopped", "input", in.path, "positions", carried.points)
+	}
+	return nil
+}
+
+// recordReached keeps the positions the inputs reached, for a pipeline
+// that continues from this one.
+func (r *runner) recordReached() {
+	r.p.reached = map[string]inputPositions{}
+	for i, in := range r.p.inputs {
+		r.p.reached[in.path] = inputPositions{definition: in.definition, points: r.points[i].all()}
+	}
 }
 
 // startFailed is what a start that did not finish returns: nothing, when a

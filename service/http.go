@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -70,8 +71,25 @@ func (l *live) snapshot() (name string, p phase) {
 	return l.name, l.phase
 }
 
-func newHandler(current *live, reg *prometheus.Registry) http.Handler {
+func newHandler(current *live, reg *prometheus.Registry, reload func(context.Context, string) (reloadOutcome, error)) http.Handler {
 	mux := http.NewServeMux()
+	// POST /reload reloads the config as SIGHUP does and answers with the
+	// outcome: 200 {"result":"success"} or {"result":"unchanged"}, or 422
+	// {"result":"failure","errors":[...]} while the running pipeline goes on.
+	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
+		defer cancel()
+		out, err := reload(ctx, "POST /reload")
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case err != nil:
+			w.WriteHeader(http.StatusServiceUnavailable)
+			out = reloadOutcome{Result: reloadFailure, Errors: []string{err.Error()}}
+		case out.Result == reloadFailure:
+			w.WriteHeader(http.StatusUnprocessableEntity)
+		}
+		_ = json.NewEncoder(w).Encode(out)
+	})
 	mux.HandleFunc("GET /ping", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprint(w, "pong")

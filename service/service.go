@@ -36,12 +36,18 @@ type Options struct {
 	// LogOutput receives log lines; os.Stderr when nil.
 	LogOutput io.Writer
 
-	// Signals delivers stop requests; nil means SIGINT and SIGTERM of this
-	// process. The first one drains the pipeline, a second one calls
-	// ForceExit. Tests pass their own channel.
+	// Signals delivers stop and reload requests; nil means SIGINT, SIGTERM
+	// and SIGHUP of this process. SIGHUP reloads the config; the first other
+	// signal drains the pipeline, a second one calls ForceExit. Tests pass
+	// their own channel.
 	Signals <-chan os.Signal
 	// ForceExit ends the process without draining; os.Exit when nil.
 	ForceExit func(code int)
+	// Watch reloads the config when its file changes (see watchConfig).
+	Watch bool
+	// WatchDebounce is how long the config's directory must be quiet after
+	// a change before the file is read; DefaultWatchDebounce when 0.
+	WatchDebounce time.Duration
 	// HTTPListening, when set, is told the address the operations server
 	// listens on, which is how a caller learns the port chosen for ":0".
 	HTTPListening func(addr net.Addr)
@@ -60,7 +66,10 @@ func (e *InvalidConfigError) Error() string { return e.Errors.Error() }
 func (e *InvalidConfigError) Unwrap() error { return e.Errors }
 
 // Run loads, builds and runs the pipeline described by opts until it ends,
-// ctx is cancelled or a signal arrives; the last two drain it first.
+// ctx is cancelled or a stop signal arrives; the last two drain it first.
+// SIGHUP, POST /reload and (with Watch) a change of the config file reload
+// it: the new config is built and checked before the running pipeline is
+// touched (see supervisor).
 //
 // Problems with the config are returned as *InvalidConfigError, every one of
 // them, and nothing is started. Any other error is a failure of the run. Run
@@ -75,8 +84,8 @@ func Run(ctx context.Context, opts Options) error {
 	// process.
 	signals := opts.Signals
 	if signals == nil {
-		notified := make(chan os.Signal, 2)
-		signal.Notify(notified, os.Interrupt, syscall.SIGTERM)
+		notified := make(chan os.Signal, 4)
+		signal.Notify(notified, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 		defer signal.Stop(notified)
 		signals = notified
 	}
@@ -108,16 +117,11 @@ func Run(ctx context.Context, opts Options) error {
 	settings := pipeline.Settings
 	applyMemoryLimit(settings.MemoryLimit, log)
 
-	current := &live{}
-	current.set(settings.Name, phaseStarting)
-
-	forceExit := opts.ForceExit
-	if forceExit == nil {
-		forceExit = os.Exit
-	}
+	sup := newSupervisor(opts, log, metrics, promRegistry)
+	sup.current.set(settings.Name, phaseStarting)
 
 	if settings.HTTPEnabled {
-		server, err := startHTTP(settings.HTTPAddress, newHandler(current, promRegistry), log)
+		server, err := startHTTP(settings.HTTPAddress, newHandler(sup.current, promRegistry, sup.requestReload), log)
 		if err != nil {
 			return fmt.Errorf("http server: %w", err)
 		}
@@ -131,48 +135,19 @@ func Run(ctx context.Context, opts Options) error {
 
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
-	stopWatching := watchStopRequests(runCtx, cancelRun, signals, forceExit, current, log)
+	stopWatching := watchSignals(runCtx, cancelRun, signals, sup, opts.ForceExit, log)
 	defer stopWatching()
+	if opts.Watch {
+		stopFileWatch, err := watchConfig(runCtx, opts.ConfigPath, opts.WatchDebounce, sup, log)
+		if err != nil {
+			return fmt.Errorf("watching %s: %w", opts.ConfigPath, err)
+		}
+		defer stopFileWatch()
+	}
 
 	log.Info("pipeline starting", "name", settings.Name, "config", doc.File)
-	hooks := engine.Hooks{
-		Started:  func() { current.setPhase(phaseRunning) },
-		Draining: func() { current.setPhase(phaseDraining) },
-	}
-	err = pipeline.RunWith(runCtx, hooks)
-	// Under exactly-once an aborted transaction rewinds: the pipeline is
-	// built again and resumes from the last commit. Rewinds in a row that
-	// commit nothing back off, and end the run after maxRewinds.
-	for rewinds := 0; ; {
-		var rewind *engine.RewindError
-		if !errors.As(err, &rewind) || runCtx.Err() != nil {
-			break
-		}
-		if rewind.Commits > 0 {
-			rewinds = 0
-		}
-		rewinds++
-		if rewinds > maxRewinds {
-			err = fmt.Errorf("%d transactions in a row aborted without a commit between them; the last: %w", maxRewinds, err)
-			break
-		}
-		backoff := min(time.Duration(1<<(rewinds-1))*rewindBackoff, 30*time.Second)
-		log.Warn("rebuilding the pipeline to resume from the last commit", "reason", rewind.Cause, "attempt", rewinds, "backoff", backoff)
-		current.setPhase(phaseStarting)
-		select {
-		case <-time.After(backoff):
-		case <-runCtx.Done():
-		}
-		if runCtx.Err() != nil {
-			break
-		}
-		pipeline, err = engine.Build(doc, opts.Registry, engine.BuildOptions{Logger: log, Metrics: metrics})
-		if err != nil {
-			break
-		}
-		err = pipeline.RunWith(runCtx, hooks)
-	}
-	current.setPhase(phaseStopped)
+	err = sup.run(runCtx, doc, pipeline)
+	sup.current.setPhase(phaseStopped)
 	if err != nil {
 		// Not logged here: the engine has logged the failure as it stopped,
 		// and the caller reports the returned error.
@@ -182,38 +157,50 @@ func Run(ctx context.Context, opts Options) error {
 	return nil
 }
 
-// How rewinds under exactly-once are retried.
-const (
-	maxRewinds    = 10
-	rewindBackoff = 200 * time.Millisecond
-)
-
-// watchStopRequests drains the pipeline on the first signal (by cancelling
-// the run) and calls forceExit on a second one. The endpoints report the
-// pipeline as draining from the moment a stop is requested, whether by a
-// signal or by the caller's context. The returned function stops the
-// watcher and waits for it, so no goroutine outlives Run.
-func watchStopRequests(runCtx context.Context, cancelRun context.CancelFunc, signals <-chan os.Signal,
-	forceExit func(int), current *live, log *slog.Logger) (stop func()) {
+// watchSignals turns signals into requests: SIGHUP reloads the config, the
+// first other signal drains the pipeline (by cancelling the run), and a
+// second one calls forceExit. The endpoints report the pipeline as draining
+// from the moment a stop is requested, whether by a signal or by the
+// caller's context. The returned function stops the watcher and waits for
+// it, so no goroutine outlives Run.
+func watchSignals(runCtx context.Context, cancelRun context.CancelFunc, signals <-chan os.Signal,
+	sup *supervisor, forceExit func(int), log *slog.Logger) (stop func()) {
+	if forceExit == nil {
+		forceExit = os.Exit
+	}
 	finished := make(chan struct{})
 	exited := make(chan struct{})
 	go func() {
 		defer close(exited)
-		select {
-		case sig := <-signals:
-			log.Info("stop requested; draining (signal again to exit at once)", "signal", sig.String())
-			cancelRun()
-		case <-runCtx.Done():
-			log.Info("stop requested; draining")
-		case <-finished:
-			return
-		}
-		current.setPhase(phaseDraining)
-		select {
-		case sig := <-signals:
-			log.Error("second stop signal; exiting without draining: records read but not written are not committed and will be read again", "signal", sig.String())
-			forceExit(exitCode(sig))
-		case <-finished:
+		done := runCtx.Done()
+		for stopping := false; ; {
+			select {
+			case sig := <-signals:
+				switch {
+				case sig == syscall.SIGHUP:
+					if !stopping {
+						log.Info("reload requested", "signal", sig.String())
+						sup.requestReloadAsync("SIGHUP")
+					}
+				case !stopping:
+					log.Info("stop requested; draining (signal again to exit at once)", "signal", sig.String())
+					stopping = true
+					sup.current.setPhase(phaseDraining)
+					cancelRun()
+				default:
+					log.Error("second stop signal; exiting without draining: records read but not written are not committed and will be read again", "signal", sig.String())
+					forceExit(exitCode(sig))
+				}
+			case <-done:
+				done = nil
+				if !stopping {
+					log.Info("stop requested; draining")
+					stopping = true
+					sup.current.setPhase(phaseDraining)
+				}
+			case <-finished:
+				return
+			}
 		}
 	}()
 	return func() {

@@ -15,6 +15,7 @@ func (c *cli) runCommand() *cobra.Command {
 	var (
 		configPath string
 		overrides  []string
+		watch      bool
 		logLevel   = &enumFlag{allowed: service.LogLevels()}
 		logFormat  = &enumFlag{allowed: service.LogFormats()}
 	)
@@ -30,10 +31,19 @@ once, leaving unwritten records uncommitted (they are read again next time).
 While it runs, the operations server (http.address, default 0.0.0.0:4195)
 serves /ping, /ready (200 only while the pipeline runs) and /metrics.
 
+SIGHUP or POST /reload reloads the config; with --watch, so does any change
+of the file (its directory is watched, so editors that replace the file and
+Kubernetes ConfigMap updates are seen). The new config is built and checked
+first: an invalid one is reported as file:line:col and the running pipeline
+goes on. Otherwise the running pipeline drains (everything read is written
+and committed) and the new one starts; stateful components that did not
+change keep their state.
+
 Config problems are printed like "pipeline lint" prints them, and nothing is
 started. Exit status: 0 after a clean end or drain, 1 for an invalid config or
 a failed run.`,
 		Example: `  pipeline run -c pipeline.yaml
+  pipeline run -c /etc/pipeline/pipeline.yaml --watch
   pipeline run -c pipeline.yaml -s input.file.paths.0=other.txt -s http.enabled=false
   INPUT=words.txt pipeline run -c pipeline.yaml --log-level debug --log-format json`,
 		Args: cobra.NoArgs,
@@ -45,6 +55,7 @@ a failed run.`,
 				LogLevel:   logLevel.value,
 				LogFormat:  logFormat.value,
 				LogOutput:  c.stderr,
+				Watch:      watch,
 			})
 			return c.reportRun(configPath, err)
 		},
@@ -52,6 +63,7 @@ a failed run.`,
 	flags := cmd.Flags()
 	flags.StringVarP(&configPath, "config", "c", "", "the pipeline config `FILE` (required)")
 	addSetFlag(cmd, &overrides)
+	flags.BoolVar(&watch, "watch", false, "reload the config when its file changes")
 	flags.Var(logLevel, "log-level", "override logger.level: "+strings.Join(logLevel.allowed, ", "))
 	flags.Var(logFormat, "log-format", "override logger.format: "+strings.Join(logFormat.allowed, ", "))
 	_ = cmd.MarkFlagRequired("config")

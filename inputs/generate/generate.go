@@ -142,3 +142,20 @@ func (in *Input) wait(ctx context.Context) error {
 
 // Close releases nothing: the input holds no resources.
 func (in *Input) Close(context.Context) error { return nil }
+
+// Resume continues the sequence after the records a committed position
+// counts: a restart with state, or a hot reload, goes on with the next
+// number instead of starting again at 0.
+func (in *Input) Resume(points []engine.Checkpoint) error {
+	for _, p := range points {
+		if p.Partition != Partition {
+			continue
+		}
+		seq, err := strconv.ParseInt(p.Position, 10, 64)
+		if err != nil || seq < 0 {
+			return fmt.Errorf("position %q is not a record count", p.Position)
+		}
+		in.seq = seq
+	}
+	return nil
+}

@@ -129,3 +129,23 @@ func TestEvalErrorNamesRecord(t *testing.T) {
 		t.Fatalf("error %v, want one naming record 2 and the expression", err)
 	}
 }
+
+func TestResumeContinuesTheSequence(t *testing.T) {
+	in := newTestInput(t, `{value: 'meta.offset', count: 5, batch_size: 2}`)
+	if err := in.Resume([]engine.Checkpoint{{Partition: "generate", Position: "3"}}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := in.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := show(t, b); got != "generate 5 3@3/true 4@4/true" {
+		t.Fatalf("after Resume at 3: %s", got)
+	}
+	if _, err := in.Read(context.Background()); err != io.EOF {
+		t.Fatalf("after the count: %v, want io.EOF", err)
+	}
+	if err := in.Resume([]engine.Checkpoint{{Partition: "generate", Position: "x"}}); err == nil {
+		t.Fatal("a position that is not a count was accepted")
+	}
+}

@@ -442,3 +442,6 @@ func (in *Input) Close(context.Context) error {
 	}
 	return nil
 }
+
+// Check tells whether the brokers answer and accept the credentials.
+func (in *Input) Check(ctx context.Context) error { return kafkaclient.Check(ctx, in.conn) }

@@ -291,3 +291,14 @@ func ProduceAll(ctx context.Context, produce func(context.Context, *kgo.Record, 
 		produce(ctx, r, cb)
 	}
 }
+
+// Check connects as Connect does and disconnects: whether a component on
+// conn could start now (brokers answer, credentials accepted).
+func Check(ctx context.Context, conn *Connection) error {
+	client, err := Connect(ctx, conn)
+	if err != nil {
+		return err
+	}
+	client.Close()
+	return nil
+}

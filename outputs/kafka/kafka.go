@@ -261,3 +261,6 @@ func (o *Output) Close(ctx context.Context) error {
 	}
 	return err
 }
+
+// Check tells whether the brokers answer and accept the credentials.
+func (o *Output) Check(ctx context.Context) error { return kafkaclient.Check(ctx, o.conn) }
