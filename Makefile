@@ -8,12 +8,16 @@ BIN       := build/pipeline
 PKGS      := ./...
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: all build test vet fmt-check bench fuzz clean
+.PHONY: all build image test vet fmt-check bench fuzz clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/pipeline
+
+# The container image (Containerfile): the static binary on an empty base.
+image: build
+	podman build --network=none --pull=never -t pipeline:dev -f Containerfile .
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -268,8 +268,10 @@ func (r *runner) commitTransaction(ctx context.Context, final bool) error {
 	// A stop request must not cut a commit short: that would abort it.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), transactionTimeout)
 	defer cancel()
+	began := time.Now()
 	r.intake.Lock()
 	defer r.intake.Unlock()
+	locked := time.Now()
 	r.inFlight.Wait()
 	if r.failed.Load() {
 		return nil
@@ -277,9 +279,15 @@ func (r *runner) commitTransaction(ctx context.Context, final bool) error {
 	// Nothing read, nothing to commit: the transaction stays open (the
 	// broker does not know of it until something is written), and an idle
 	// pipeline does not pay for empty commits.
-	if r.sinceBegin.Load() == 0 && !final {
+	records := r.sinceBegin.Load()
+	if records == 0 && !final {
 		return nil
 	}
+	drained := time.Now()
+	defer func() {
+		r.p.log.Debug("transaction ended", "records", records, "intake_wait", locked.Sub(began),
+			"drain", drained.Sub(locked), "end", time.Since(drained))
+	}()
 	r.sinceBegin.Store(0)
 	eos := r.eos
 	db := r.p.state.db

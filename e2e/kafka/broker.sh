@@ -90,7 +90,7 @@ install_kcat() {
 		flock 9
 		command -v kcat >/dev/null && exit 0
 		(apt-get update -qq && apt-get install -y -qq kcat) >&2 || die "kcat not found and could not be installed"
-	) 9>"$CACHE/.kcat.lock"
+	) 9>"$CACHE/.apt.lock"
 }
 
 kjava() { java -cp "$LIBS/*" "$@"; }
