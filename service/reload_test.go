@@ -45,7 +45,9 @@ func reloadRegistry() *engine.Registry {
 
 type unreachableOutput struct{}
 
-func (unreachableOutput) Check(context.Context) error { return errors.New("no broker answers at 10.0.0.1:9") }
+func (unreachableOutput) Check(context.Context) error {
+	return errors.New("no broker answers at 10.0.0.1:9")
+}
 func (unreachableOutput) Write(context.Context, []*engine.Record) error {
 	return errors.New("unreachable")
 }
@@ -53,7 +55,9 @@ func (unreachableOutput) Close(context.Context) error { return nil }
 
 type failingStartInput struct{}
 
-func (failingStartInput) Start(context.Context) error { return errors.New("the source refused the start") }
+func (failingStartInput) Start(context.Context) error {
+	return errors.New("the source refused the start")
+}
 func (failingStartInput) Read(ctx context.Context) (engine.InputBatch, error) {
 	<-ctx.Done()
 	return engine.InputBatch{}, ctx.Err()
