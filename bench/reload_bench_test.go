@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,10 +16,10 @@ import (
 // BenchmarkReloadPause: the pause a config change makes, from the moment
 // the new file is in place (renamed over the old one, as editors do) to the
 // new pipeline's first output, with `pipeline run --watch` and its default
-// debounce. The baseline is what users of runners without hot reload do: a
-// restart, from SIGTERM to the new process's first output. Both are the
-// median of reloadRounds; the ratio is reload / restart (below 1: the
-// reload is the shorter pause).
+// debounce; and the same swap asked for with POST /reload (no debounce).
+// The baseline is what users of runners without hot reload do: a restart,
+// from SIGTERM to the new process's first output. Each is the median of
+// reloadRounds; the ratio is watched reload / restart.
 func BenchmarkReloadPause(b *testing.B) {
 	bin := pipelineBinary(b)
 	const reloadRounds = 7
@@ -28,14 +29,19 @@ func BenchmarkReloadPause(b *testing.B) {
 		if err := os.MkdirAll(filepath.Dir(cfg), 0o755); err != nil {
 			b.Fatal(err)
 		}
+		port, err := freePort()
+		if err != nil {
+			b.Fatal(err)
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		config := func(tag int) []byte {
 			return fmt.Appendf(nil, `
 name: reload-bench
 input: {generate: {value: 'meta.offset', interval: 1ms}}
 pipeline: {processors: [{map: {value: '"v%d-" + string(value)'}}]}
 output: {file: {path: %q}}
-http: {enabled: false}
-`, tag, out)
+http: {address: %q}
+`, tag, out, addr)
 		}
 		publish := func(tag int) {
 			tmp := cfg + ".tmp"
@@ -51,14 +57,33 @@ http: {enabled: false}
 		p := startPipelineProc(b, bin, "run", "-c", cfg, "--watch")
 		tail.await(b, "v0-", p)
 
-		var reloads, restarts []time.Duration
+		var reloads, posted, restarts []time.Duration
 		for round := 1; round <= reloadRounds; round++ {
 			began := time.Now()
 			publish(round)
 			tail.await(b, fmt.Sprintf("v%d-", round), p)
 			reloads = append(reloads, time.Since(began))
 		}
+		// The same swap asked for by POST /reload, of a process that does
+		// not watch the file.
 		for round := reloadRounds + 1; round <= 2*reloadRounds; round++ {
+			p.stop(b)
+			p = startPipelineProc(b, bin, "run", "-c", cfg)
+			tail.await(b, fmt.Sprintf("v%d-", round-1), p)
+			publish(round)
+			began := time.Now()
+			resp, err := http.Post("http://"+addr+"/reload", "", nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Fatalf("POST /reload: %s", resp.Status)
+			}
+			tail.await(b, fmt.Sprintf("v%d-", round), p)
+			posted = append(posted, time.Since(began))
+		}
+		for round := 2*reloadRounds + 1; round <= 3*reloadRounds; round++ {
 			publish(round)
 			began := time.Now()
 			_ = p.cmd.Process.Signal(syscall.SIGTERM)
@@ -68,12 +93,14 @@ http: {enabled: false}
 			restarts = append(restarts, time.Since(began))
 		}
 		p.stop(b)
-		reload, restart := medianDuration(reloads), medianDuration(restarts)
+		reload, post, restart := medianDuration(reloads), medianDuration(posted), medianDuration(restarts)
 		b.ReportMetric(float64(reload.Milliseconds()), "reload_ms")
+		b.ReportMetric(float64(post.Microseconds())/1000, "post_reload_ms")
 		b.ReportMetric(float64(restart.Milliseconds()), "restart_ms")
 		b.ReportMetric(reload.Seconds()/restart.Seconds(), "ratio")
-		fmt.Fprintf(benchOut, "reload pause (file renamed → first output of the new config, debounce 250ms), median of %d: %v (all %v); restart (SIGTERM → first output of a new process): %v (all %v); ratio %.2f\n",
-			reloadRounds, reload.Round(time.Millisecond), roundAll(reloads), restart.Round(time.Millisecond), roundAll(restarts), reload.Seconds()/restart.Seconds())
+		fmt.Fprintf(benchOut, "reload pause, median of %d: --watch (file renamed → first output of the new config, debounce 250ms) %v (all %v); POST /reload → first output %v (all %v); restart (SIGTERM → first output of a new process) %v (all %v); ratio watch/restart %.2f\n",
+			reloadRounds, reload.Round(time.Millisecond), roundAll(reloads), post.Round(100*time.Microsecond), roundAll(posted),
+			restart.Round(time.Millisecond), roundAll(restarts), reload.Seconds()/restart.Seconds())
 	}
 }
 
@@ -148,7 +175,7 @@ func medianDuration(ds []time.Duration) time.Duration {
 func roundAll(ds []time.Duration) []time.Duration {
 	out := make([]time.Duration, len(ds))
 	for i, d := range ds {
-		out[i] = d.Round(time.Millisecond)
+		out[i] = d.Round(100 * time.Microsecond)
 	}
 	return out
 }
