@@ -69,7 +69,7 @@ http: {address: %q}
 		for round := reloadRounds + 1; round <= 2*reloadRounds; round++ {
 			p.stop(b)
 			p = startPipelineProc(b, bin, "run", "-c", cfg)
-			tail.await(b, fmt.Sprintf("v%d-", round-1), p)
+			awaitReady(b, addr, p)
 			publish(round)
 			began := time.Now()
 			resp, err := http.Post("http://"+addr+"/reload", "", nil)
@@ -178,4 +178,27 @@ func roundAll(ds []time.Duration) []time.Duration {
 		out[i] = d.Round(100 * time.Microsecond)
 	}
 	return out
+}
+
+// awaitReady waits until the pipeline's /ready answers 200.
+func awaitReady(b *testing.B, addr string, p *pipelineProc) {
+	b.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if resp, err := http.Get("http://" + addr + "/ready"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-p.done:
+			b.Fatalf("the pipeline exited:\n%s", p.tail())
+		default:
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("/ready did not answer 200 in 30s:\n%s", p.tail())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
