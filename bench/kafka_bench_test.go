@@ -439,17 +439,7 @@ func startPipeline(b *testing.B, config string) *pipelineProc {
 	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	p := &pipelineProc{cmd: exec.Command(pipelineBinary(b), "run", "-c", path), done: make(chan struct{})}
-	p.cmd.Dir = ".."
-	p.cmd.Stderr = p
-	if err := p.cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	return p
+	return startPipelineProc(b, pipelineBinary(b), "run", "-c", path)
 }
 
 // stop asks the pipeline to stop (as a user does, with SIGTERM) and waits

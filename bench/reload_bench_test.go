@@ -104,10 +104,12 @@ http: {address: %q}
 	}
 }
 
-// startPipelineProc runs the binary with args in the background.
+// startPipelineProc runs the binary with args in the background, from the
+// repository root.
 func startPipelineProc(b *testing.B, bin string, args ...string) *pipelineProc {
 	b.Helper()
 	p := &pipelineProc{cmd: exec.Command(bin, args...), done: make(chan struct{})}
+	p.cmd.Dir = ".."
 	p.cmd.Stderr = p
 	if err := p.cmd.Start(); err != nil {
 		b.Fatal(err)

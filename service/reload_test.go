@@ -80,6 +80,13 @@ http: { address: 127.0.0.1:0 }
 %s`, tag, out, extra)
 }
 
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func postReload(t *testing.T, baseURL string) (int, reloadOutcome) {
 	t.Helper()
 	resp, err := noKeepAlive.Post(baseURL+"/reload", "", nil)
@@ -166,11 +173,7 @@ func TestReloadSwapsAtACleanBoundary(t *testing.T) {
 	checkNoLeaks(t)
 	dir := t.TempDir()
 	path, out := filepath.Join(dir, "p.yaml"), filepath.Join(dir, "out.txt")
-	write := func(text string) {
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(text string) { writeFile(t, path, text) }
 	write(reloadConfig("one", out, ""))
 	signals := make(chan os.Signal, 2)
 	var logs syncBuffer
@@ -216,11 +219,7 @@ func TestReloadRefusesWhatCannotRun(t *testing.T) {
 	checkNoLeaks(t)
 	dir := t.TempDir()
 	path, out := filepath.Join(dir, "p.yaml"), filepath.Join(dir, "out.txt")
-	write := func(text string) {
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(text string) { writeFile(t, path, text) }
 	write(reloadConfig("good", out, ""))
 	var logs syncBuffer
 	ctx, stop := context.WithCancel(t.Context())

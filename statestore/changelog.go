@@ -102,19 +102,5 @@ func (r *Restorer) Cancel() { r.wb.Cancel() }
 // keyed as a changelog keys it: what a restore from the changelogs would
 // rebuild. Keys and values are valid only during the call.
 func (db *DB) EachCommitted(fn func(key, value []byte) error) error {
-	return db.bdb.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{nsShard}})
-		defer it.Close()
-		var v []byte
-		for it.Rewind(); it.Valid(); it.Next() {
-			var err error
-			if v, err = it.Item().ValueCopy(v[:0]); err != nil {
-				return err
-			}
-			if err := fn(it.Item().Key(), v); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return db.scanPrefix([]byte{nsShard}, fn)
 }

@@ -528,6 +528,12 @@ func (db *DB) listShards() ([]shardID, error) {
 // values are valid only during the call.
 func (db *DB) scanShard(id shardID, fn func(suffix, value []byte) error) error {
 	prefix := shardPrefix(id.kind, id.store, id.partition)
+	return db.scanPrefix(prefix, func(key, value []byte) error { return fn(key[len(prefix):], value) })
+}
+
+// scanPrefix calls fn for every committed entry whose key starts with
+// prefix, in key order. Keys and values are valid only during the call.
+func (db *DB) scanPrefix(prefix []byte, fn func(key, value []byte) error) error {
 	return db.bdb.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		defer it.Close()
@@ -537,7 +543,7 @@ func (db *DB) scanShard(id shardID, fn func(suffix, value []byte) error) error {
 			if v, err = it.Item().ValueCopy(v[:0]); err != nil {
 				return err
 			}
-			if err := fn(it.Item().Key()[len(prefix):], v); err != nil {
+			if err := fn(it.Item().Key(), v); err != nil {
 				return err
 			}
 		}
