@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -374,5 +375,33 @@ func waitLogged(t *testing.T, p *bgPipeline, msg string, n int) {
 			t.Fatalf("%q was not logged %d times:\n%s", msg, n, p.stderr())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestReloadOnSIGHUP: without --watch a changed file is left alone until
+// the process gets SIGHUP.
+func TestReloadOnSIGHUP(t *testing.T) {
+	t.Parallel()
+	cfg, out := filepath.Join(t.TempDir(), "pipeline.yaml"), filepath.Join(t.TempDir(), "out.txt")
+	if err := os.WriteFile(cfg, []byte(tagConfig("before", out)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startPipelineArgs(t, nil, "run", "-c", cfg)
+	awaitOutputTag(t, p, out, "before")
+	if err := os.WriteFile(cfg, []byte(tagConfig("after", out)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	awaitGrowth(t, p, out, 300) // 600 ms, more than a debounce: nothing watches
+	if lines := taggedLines(t, out); !strings.HasPrefix(lines[len(lines)-1], "before-") {
+		t.Fatalf("without --watch the file change was applied: %q", lines[len(lines)-1])
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	awaitOutputTag(t, p, out, "after")
+	p.stop(t)
+	requireTagBlocks(t, taggedLines(t, out), "before", "after")
+	if !strings.Contains(p.stderr(), `msg="reload requested" signal=hangup`) {
+		t.Fatalf("the SIGHUP is not logged:\n%s", p.stderr())
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,9 +32,60 @@ func TestScripts(t *testing.T) {
 		UpdateScripts: os.Getenv("UPDATE_SCRIPTS") == "1",
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"waitfile":  waitFile,
+			"waitgrep":  waitGrep,
+			"waitgrow":  waitGrow,
 			"validjson": validJSON,
 		},
 	})
+}
+
+// waitGrep waits until a line of a file matches a regular expression: a
+// script changes the config of a running pipeline and waits for the new
+// config's output.
+//
+//	waitgrep FILE REGEXP
+func waitGrep(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitgrep FILE REGEXP")
+	}
+	re, err := regexp.Compile("(?m)" + args[1])
+	ts.Check(err)
+	path := ts.MkAbs(args[0])
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if data, err := os.ReadFile(path); err == nil && re.Match(data) {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("no line of %s matched %q within 20s", args[0], args[1])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitGrow waits until a file has N lines more than when it was called: a
+// script lets a running pipeline go on for a while.
+//
+//	waitgrow FILE N
+func waitGrow(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitgrow FILE N")
+	}
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	path := ts.MkAbs(args[0])
+	lines := func() int {
+		data, _ := os.ReadFile(path)
+		return bytes.Count(data, []byte("\n"))
+	}
+	want := lines() + n
+	deadline := time.Now().Add(20 * time.Second)
+	for lines() < want {
+		if time.Now().After(deadline) {
+			ts.Fatalf("%s did not grow by %d lines within 20s", args[0], n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // waitFile waits until a file exists and is not empty: a script starts a
