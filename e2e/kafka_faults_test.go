@@ -9,6 +9,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -333,4 +336,63 @@ func testKafkaBrokerRestart(t *testing.T, bootstrap string, restartBroker func()
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// TestKafkaRebalanceAtLeastOnce: a second instance joins the group while
+// the first works through a backlog, then the first stops (SIGTERM): the
+// partitions move twice, mid-stream. Every input's result arrives (none is
+// lost across the handovers), and nothing else does.
+func TestKafkaRebalanceAtLeastOnce(t *testing.T) {
+	t.Parallel()
+	forEachKafka(t, testKafkaRebalance)
+}
+
+func testKafkaRebalance(t *testing.T, bootstrap string) {
+	in, out := kafkaTestName(t, "in"), kafkaTestName(t, "out")
+	group := kafkaTestName(t, "group")
+	watch := newProgress(t, bootstrap)
+	watch.createTopic(t, in)
+	watch.createTopic(t, out)
+	// Two static members, each with its own instance id.
+	template, err := os.ReadFile(faultPipelineConfig(t, bootstrap, in, out, group))
+	if err != nil {
+		t.Fatal(err)
+	}
+	instance := func(id string) string {
+		return writeConfig(t, strings.Replace(string(template), "instance_id: e2e-instance", "instance_id: "+id, 1))
+	}
+	lines, want := faultRecords(0, 30000)
+	kcatProduce(t, bootstrap, in, lines)
+	first := startPipeline(t, instance("first"))
+	watch.awaitMoreThan(t, first, out, 5000)
+	second := startPipeline(t, instance("second"))
+	more, wantMore := faultRecords(30000, 40000)
+	kcatProduce(t, bootstrap, in, more)
+	want = append(want, wantMore...)
+	watch.awaitMoreThan(t, second, out, watch.records(out)+2000)
+	first.stop(t)
+	last, wantLast := faultRecords(40000, 50000)
+	kcatProduce(t, bootstrap, in, last)
+	want = append(want, wantLast...)
+	awaitCommitted(t, watch, second, group, int64(len(want)))
+	second.stop(t)
+	got, err := kcatRead(bootstrap, out, "%k %s\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dups := requireAtLeastOnce(t, out, got, want)
+	readBy := func(p *bgPipeline) int {
+		m := regexp.MustCompile(`msg="pipeline stopped" read=(\d+)`).FindStringSubmatch(p.stderr())
+		if m == nil {
+			t.Fatalf("no read count logged:\n%s", p.stderr())
+		}
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	firstRead, secondRead := readBy(first), readBy(second)
+	if firstRead == 0 || secondRead == 0 || firstRead >= len(want) {
+		t.Fatalf("the first instance read %d records, the second %d: the work did not move between them", firstRead, secondRead)
+	}
+	t.Logf("a member joined and one left mid-stream (the first read %d records, the second %d): all %d results present, %d duplicates",
+		firstRead, secondRead, len(want), dups)
 }
