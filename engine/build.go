@@ -31,7 +31,8 @@ type Pipeline struct {
 	// replaces (ContinueFrom), by input path; reached are the positions
 	// this one's inputs reached (everything before them written), set when
 	// Run returns.
-	carried, reached map[string]inputPositions
+	carried map[string][]Checkpoint
+	reached map[string]inputPositions
 }
 
 // inputPositions are the positions of one input, with the definition of
@@ -53,10 +54,10 @@ func (p *Pipeline) ContinueFrom(prev *Pipeline) {
 	if prev == nil || p.Settings.ProcessingGuarantee == ExactlyOnce {
 		return
 	}
-	p.carried = map[string]inputPositions{}
+	p.carried = map[string][]Checkpoint{}
 	for _, in := range p.inputs {
 		if reached, ok := prev.reached[in.path]; ok && reached.definition == in.definition && len(reached.points) > 0 {
-			p.carried[in.path] = reached
+			p.carried[in.path] = reached.points
 		}
 	}
 }
@@ -364,11 +365,12 @@ func (b *builder) input(p *Pipeline, n *yaml.Node, path, defaultLabel string) {
 	if !ok {
 		return
 	}
-	in, err := b.reg.inputs[name].New(conf, b.resources(label, path, n))
+	res := b.resources(label, path, n)
+	in, err := b.reg.inputs[name].New(conf, res)
 	if !b.constructed(err, conf, n) {
 		return
 	}
-	p.inputs = append(p.inputs, &inputNode{label: label, path: path, definition: config.Fingerprint(n), input: in,
+	p.inputs = append(p.inputs, &inputNode{label: label, path: path, definition: res.definition, input: in,
 		metrics: b.metrics.component("input", label, path)})
 }
 

@@ -298,20 +298,29 @@ func (r *runner) run(ctx context.Context) error {
 // (ContinueFrom).
 func (r *runner) resumeCarried() error {
 	for i, in := range r.p.inputs {
-		carried, ok := r.p.carried[in.path]
+		points, ok := r.p.carried[in.path]
 		if !ok {
 			continue
 		}
-		resumer, ok := in.input.(Resumer)
-		if !ok {
-			continue
+		if resumer, ok := in.input.(Resumer); ok {
+			if err := r.resume(i, resumer, points, "continuing where the replaced pipeline stopped"); err != nil {
+				return err
+			}
 		}
-		if err := resumer.Resume(carried.points); err != nil {
-			return fmt.Errorf("%s: resume: %w", in.path, err)
-		}
-		r.points[i].seed(carried.points)
-		r.p.log.Info("continuing where the replaced pipeline stopped", "input", in.path, "positions", carried.points)
 	}
+	return nil
+}
+
+// resume starts input i at points.
+func (r *runner) resume(i int, resumer Resumer, points []Checkpoint, why string) error {
+	in := r.p.inputs[i]
+	if err := resumer.Resume(points); err != nil {
+		return fmt.Errorf("%s: resume: %w", in.path, err)
+	}
+	// A partition with nothing new to read keeps its position in the next
+	// commit.
+	r.points[i].seed(points)
+	r.p.log.Info(why, "input", in.path, "positions", points)
 	return nil
 }
 
@@ -653,17 +662,19 @@ func (r *runner) writeLoop(ctx context.Context, out *outputNode, requests <-chan
 		}
 		start := time.Now()
 		if async != nil {
-			// Written in order, acknowledged whenever the sink is done.
-			async.WriteAsync(ctx, req.records, func(err error) { r.written1(ctx, out, req, start, err, 0) })
+			// Written in order, acknowledged whenever the sink is done;
+			// the output retried what it could.
+			async.WriteAsync(ctx, req.records, func(err error) { r.settleWrite(ctx, out, req, start, err, "write failed") })
 			continue
 		}
-		r.written1(ctx, out, req, start, r.writeWithRetry(ctx, out, req.records), r.p.Settings.MaxRetries)
+		err := r.writeWithRetry(ctx, out, req.records)
+		r.settleWrite(ctx, out, req, start, err, fmt.Sprintf("write failed after %d retries", r.p.Settings.MaxRetries))
 	}
 }
 
-// written1 settles one write request: its records are written, or the write
-// failed after retries.
-func (r *runner) written1(ctx context.Context, out *outputNode, req writeRequest, start time.Time, err error, retries int) {
+// settleWrite ends one write request: its records are written, or (err) it
+// failed for good, as failure says.
+func (r *runner) settleWrite(ctx context.Context, out *outputNode, req writeRequest, start time.Time, err error, failure string) {
 	if err != nil {
 		out.metrics.errors.Add(float64(len(req.records)))
 		req.ack.done(err)
@@ -675,7 +686,7 @@ func (r *runner) written1(ctx context.Context, out *outputNode, req writeRequest
 			// commit.
 			r.rewind(fmt.Errorf("%s: write failed: %w", out.path, err))
 		default:
-			r.fail(fmt.Errorf("%s: write failed after %d retries: %w", out.path, retries, err))
+			r.fail(fmt.Errorf("%s: %s: %w", out.path, failure, err))
 		}
 		return
 	}
@@ -872,13 +883,9 @@ func (r *runner) openState() error {
 		if err := json.Unmarshal(raw, &points); err != nil {
 			return fmt.Errorf("%s: committed positions are corrupt: %w", in.path, err)
 		}
-		if err := resumer.Resume(points); err != nil {
-			return fmt.Errorf("%s: resume: %w", in.path, err)
+		if err := r.resume(i, resumer, points, "resuming from committed positions"); err != nil {
+			return err
 		}
-		// A partition with nothing new to read keeps its position in the
-		// next commit.
-		r.points[i].seed(points)
-		r.p.log.Info("resuming from committed positions", "input", in.path, "positions", points)
 	}
 	return nil
 }

@@ -334,16 +334,12 @@ type fencedError interface{ Fenced() bool }
 // rewind fails the run so that it is built again from the last commit;
 // unless this instance was fenced, which no rebuild can mend: it stops.
 func (r *runner) rewind(cause error) error {
-	var f fencedError
-	if errors.As(cause, &f) && f.Fenced() {
-		err := fmt.Errorf("stopping: another instance with transactional id %q took over this pipeline's work; "+
-			"give each instance its own exactly_once.transactional_id: %w", transactionalID(r.p.Settings), cause)
-		r.p.metrics.transactions.WithLabelValues("aborted").Inc()
-		r.fail(err)
-		return err
-	}
-	err := &RewindError{Cause: cause, Commits: r.eos.commits}
 	r.p.metrics.transactions.WithLabelValues("aborted").Inc()
+	var err error = &RewindError{Cause: cause, Commits: r.eos.commits}
+	if f := fencedError(nil); errors.As(cause, &f) && f.Fenced() {
+		err = fmt.Errorf("stopping: another instance with transactional id %q took over this pipeline's work; "+
+			"give each instance its own exactly_once.transactional_id: %w", transactionalID(r.p.Settings), cause)
+	}
 	r.fail(err)
 	return err
 }
