@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"slices"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -20,8 +21,7 @@ func Fingerprint(n *yaml.Node) string {
 	var walk func(n *yaml.Node)
 	walk = func(n *yaml.Node) {
 		if n == nil {
-			buf = append(buf[:0], 'n')
-			h.Write(buf)
+			h.Write([]byte{'n'})
 			return
 		}
 		if n.Kind == yaml.AliasNode {
@@ -45,15 +45,7 @@ func Fingerprint(n *yaml.Node) string {
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				pairs = append(pairs, [2]*yaml.Node{n.Content[i], n.Content[i+1]})
 			}
-			slices.SortStableFunc(pairs, func(a, b [2]*yaml.Node) int {
-				switch {
-				case a[0].Value < b[0].Value:
-					return -1
-				case a[0].Value > b[0].Value:
-					return 1
-				}
-				return 0
-			})
+			slices.SortStableFunc(pairs, func(a, b [2]*yaml.Node) int { return strings.Compare(a[0].Value, b[0].Value) })
 			for _, p := range pairs {
 				walk(p[0])
 				walk(p[1])

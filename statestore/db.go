@@ -595,23 +595,24 @@ func (l badgerLogger) emit(level slog.Level, f string, a []any) {
 // DropStore deletes every shard of a store, committed data and cache. It
 // must not run while a shard is in use.
 func (db *DB) DropStore(store string) error {
-	ids, err := db.listShards()
+	committed, err := db.listShards() // shards on disk
 	if err != nil {
 		return err
 	}
+	ids := map[shardID]bool{}
+	for _, id := range committed {
+		ids[id] = true
+	}
 	db.mu.Lock()
-	for id := range db.byID {
-		if id.store == store && !slices.Contains(ids, id) {
-			ids = append(ids, id)
-		}
+	for id := range db.byID { // and shards with only cached changes
+		ids[id] = true
 	}
 	db.mu.Unlock()
-	for _, id := range ids {
-		if id.store != store {
-			continue
-		}
-		if err := db.dropShard(id); err != nil {
-			return err
+	for id := range ids {
+		if id.store == store {
+			if err := db.dropShard(id); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
