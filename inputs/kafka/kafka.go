@@ -17,6 +17,7 @@ import (
 
 	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/inputs/internal/lineio"
 	"github.com/pipelinehq/pipeline/internal/kafkaclient"
 	"github.com/pipelinehq/pipeline/internal/kafkatxn"
 )
@@ -81,6 +82,7 @@ type Input struct {
 	txn     *kafkatxn.Session // under exactly-once, the session read through
 	log     *slog.Logger
 	warned  map[string]time.Time // where → when a transient error was last logged
+	alloc   lineio.Records       // used by the one goroutine that reads
 }
 
 // New builds the input from its config, connecting to nothing.
@@ -308,17 +310,15 @@ func (in *Input) toBatch(name string, recs []*kgo.Record) engine.InputBatch {
 		src = &engine.Source{Input: in.label, Partition: name, Meta: map[string]any{"topic": r.Topic, "partition": int64(r.Partition)}}
 		in.sources[name] = src
 	}
-	// The batch's records, and all their headers, are allocated in one
-	// block each rather than one by one.
-	records := make([]engine.Record, len(recs))
+	// Records come from blocks (lineio.Records), and the batch's headers
+	// are allocated in one block, rather than one by one.
 	out := make([]*engine.Record, len(recs))
 	var headers []engine.Header
 	if n := headerCount(recs); n > 0 {
 		headers = make([]engine.Header, 0, n)
 	}
 	for i, kr := range recs {
-		r := &records[i]
-		*r = *engine.NewRecord(kr.Value, in.format)
+		r := in.alloc.New(kr.Value, in.format)
 		r.SetKeyFromInput(kr.Key)
 		r.Source, r.Offset, r.Timestamp = src, kr.Offset, kr.Timestamp.UnixMilli()
 		if len(kr.Headers) > 0 {
