@@ -59,8 +59,15 @@ type supervisor struct {
 	lastSuccessful prometheus.Gauge
 	lastSuccessAt  prometheus.Gauge
 
-	running     *config.Document // the config of the running generation
-	fingerprint string
+	running *config.Document // the config of the running generation
+	// process is the settings the process started with: the HTTP server,
+	// the logger and the memory limit are the process's, not a pipeline's.
+	process engine.Settings
+}
+
+// build builds a pipeline of doc with the process's logger and metrics.
+func (s *supervisor) build(doc *config.Document) (*engine.Pipeline, error) {
+	return engine.Build(doc, s.opts.Registry, engine.BuildOptions{Logger: s.log, Metrics: s.metrics})
 }
 
 func newSupervisor(opts Options, log *slog.Logger, metrics *engine.Metrics, reg prometheus.Registerer) *supervisor {
@@ -167,7 +174,7 @@ func (s *supervisor) runRewinding(ctx context.Context, doc *config.Document, g *
 		case <-ctx.Done():
 			return nil
 		}
-		if p, err = engine.Build(doc, s.opts.Registry, engine.BuildOptions{Logger: s.log, Metrics: s.metrics}); err != nil {
+		if p, err = s.build(doc); err != nil {
 			return err
 		}
 		g.pipeline = p
@@ -178,7 +185,7 @@ func (s *supervisor) runRewinding(ctx context.Context, doc *config.Document, g *
 // run runs the first pipeline and every reloaded one until one ends by
 // itself (a bounded input) or fails, or ctx asks for a stop.
 func (s *supervisor) run(ctx context.Context, doc *config.Document, p *engine.Pipeline) error {
-	s.running, s.fingerprint = doc, config.Fingerprint(doc.Root)
+	s.running, s.process = doc, p.Settings
 	gen := s.launch(doc, p)
 	for {
 		select {
@@ -226,15 +233,18 @@ func (s *supervisor) reload(ctx context.Context, gen *generation, trigger string
 	if err != nil {
 		return failConfig(err)
 	}
-	fingerprint := config.Fingerprint(doc.Root)
-	if fingerprint == s.fingerprint {
+	if config.Fingerprint(doc.Root) == config.Fingerprint(s.running.Root) {
 		s.reloads.WithLabelValues(reloadUnchanged).Inc()
 		s.log.Debug("reload: the config is unchanged", "trigger", trigger)
 		return gen, reloadOutcome{Result: reloadUnchanged}
 	}
-	next, err := engine.Build(doc, s.opts.Registry, engine.BuildOptions{Logger: s.log, Metrics: s.metrics})
+	next, err := s.build(doc)
 	if err != nil {
 		return failConfig(err)
+	}
+	if ns, ps := next.Settings, s.process; ns.HTTPEnabled != ps.HTTPEnabled || ns.HTTPAddress != ps.HTTPAddress ||
+		ns.LogLevel != ps.LogLevel || ns.LogFormat != ps.LogFormat || ns.MemoryLimit != ps.MemoryLimit {
+		s.log.Warn("reload: http, logger and memory_limit take effect only when the process starts; the running values stay")
 	}
 	checkCtx, cancel := context.WithTimeout(ctx, checkTimeout)
 	err = next.Check(checkCtx)
@@ -258,26 +268,26 @@ func (s *supervisor) reload(ctx context.Context, gen *generation, trigger string
 	select {
 	case <-newGen.started:
 	case err := <-newGen.done:
-		// It ended before it ran: a failed start, or a bounded input with
-		// nothing to do. Hand the end on, as if it had started.
-		newGen.done <- err
-		if err != nil {
-			s.log.Error("reload: the new pipeline failed to start; starting the previous config again", "error", err)
-			previous, buildErr := engine.Build(s.running, s.opts.Registry, engine.BuildOptions{Logger: s.log, Metrics: s.metrics})
-			if buildErr != nil {
-				return fail(err.Error(), "and the previous config no longer builds: "+buildErr.Error())
-			}
-			// The new one read nothing: go on from where the old one was.
-			previous.ContinueFrom(gen.pipeline)
-			gen = s.launch(s.running, previous)
-			return fail(err.Error())
+		if err == nil {
+			// A bounded input with nothing to do: the run loop sees it end.
+			newGen.done <- nil
+			break
 		}
+		s.log.Error("reload: the new pipeline failed to start; starting the previous config again", "error", err)
+		previous, buildErr := s.build(s.running)
+		if buildErr != nil {
+			return fail(err.Error(), "and the previous config no longer builds: "+buildErr.Error())
+		}
+		// The new one read nothing: go on from where the old one was.
+		previous.ContinueFrom(gen.pipeline)
+		gen = s.launch(s.running, previous)
+		return fail(err.Error())
 	case <-ctx.Done():
 		newGen.cancel()
 		<-newGen.done
 		return nil, reloadOutcome{Result: reloadFailure, Errors: []string{"stopped during the reload"}}
 	}
-	s.running, s.fingerprint = doc, fingerprint
+	s.running = doc
 	s.reloads.WithLabelValues(reloadSuccess).Inc()
 	s.lastSuccessful.Set(1)
 	s.lastSuccessAt.SetToCurrentTime()

@@ -185,14 +185,18 @@ func TestReloadSwapsAtACleanBoundary(t *testing.T) {
 	if code, got := postReload(t, s.baseURL); code != http.StatusOK || got.Result != reloadUnchanged {
 		t.Fatalf("POST /reload of the same config: %d %+v, want 200 unchanged", code, got)
 	}
-	write(reloadConfig("two", out, ""))
+	// A new logger level cannot apply to the running process: it says so.
+	write(reloadConfig("two", out, "logger: {level: debug}"))
 	if code, got := postReload(t, s.baseURL); code != http.StatusOK || got.Result != reloadSuccess {
 		t.Fatalf("POST /reload: %d %+v, want 200 success", code, got)
+	}
+	if !strings.Contains(logs.String(), "reload: http, logger and memory_limit take effect only when the process starts") {
+		t.Errorf("a changed logger level is not reported:\n%s", logs.String())
 	}
 	awaitTag(t, out, "two")
 	waitForStatus(t, s.baseURL+"/ready", http.StatusOK)
 
-	write(reloadConfig("three", out, ""))
+	write(reloadConfig("three", out, "logger: {level: debug}"))
 	signals <- syscall.SIGHUP
 	awaitTag(t, out, "three")
 	if got := metricValue(t, s.baseURL, `pipeline_config_reloads_total{result="success"}`); got != "2" {

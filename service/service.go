@@ -108,16 +108,13 @@ func Run(ctx context.Context, opts Options) error {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	metrics := engine.NewMetrics(promRegistry)
-
-	pipeline, err := engine.Build(doc, opts.Registry, engine.BuildOptions{Logger: log, Metrics: metrics})
+	sup := newSupervisor(opts, log, engine.NewMetrics(promRegistry), promRegistry)
+	pipeline, err := sup.build(doc)
 	if err != nil {
 		return &InvalidConfigError{Errors: config.AsErrors(err)}
 	}
 	settings := pipeline.Settings
 	applyMemoryLimit(settings.MemoryLimit, log)
-
-	sup := newSupervisor(opts, log, metrics, promRegistry)
 	sup.current.set(settings.Name, phaseStarting)
 
 	if settings.HTTPEnabled {
