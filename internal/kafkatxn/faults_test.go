@@ -215,18 +215,28 @@ func waitFor(t *testing.T, what string, f *faultRun, cond func() bool) {
 	}
 }
 
-func TestFailedProduceAbortsAndRewinds(t *testing.T) {
-	f := newFaultRun(t)
-	var produces, injected atomic.Int32
-	f.cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+// failOnce answers one request of key with the response fail makes: the
+// nth (from 1) for which eligible holds. It reports whether it has.
+func (f *faultRun) failOnce(key kmsg.Key, nth int32, eligible func(kmsg.Request) bool, fail func(kmsg.Request) kmsg.Response) *atomic.Bool {
+	var seen atomic.Int32
+	var injected atomic.Bool
+	f.cluster.ControlKey(int16(key), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		f.cluster.KeepControl()
-		pr := req.(*kmsg.ProduceRequest)
-		// Only the pipeline produces once it runs (the input was filled
-		// before). Produce v13 names topics by id, not by name.
-		if injected.Load() > 0 || produces.Add(1) < 3 {
+		if injected.Load() || !eligible(req) || seen.Add(1) < nth {
 			return nil, nil, false
 		}
-		injected.Add(1)
+		injected.Store(true)
+		return fail(req), nil, true
+	})
+	return &injected
+}
+
+func TestFailedProduceAbortsAndRewinds(t *testing.T) {
+	f := newFaultRun(t)
+	// Only the pipeline produces once it runs (the input was filled
+	// before). Produce v13 names topics by id, not by name.
+	injected := f.failOnce(kmsg.Produce, 3, func(kmsg.Request) bool { return true }, func(req kmsg.Request) kmsg.Response {
+		pr := req.(*kmsg.ProduceRequest)
 		resp := pr.ResponseKind().(*kmsg.ProduceResponse)
 		for _, rt := range pr.Topics {
 			st := kmsg.NewProduceResponseTopic()
@@ -239,29 +249,23 @@ func TestFailedProduceAbortsAndRewinds(t *testing.T) {
 			}
 			resp.Topics = append(resp.Topics, st)
 		}
-		return resp, nil, true
+		return resp
 	})
 	f.start(t)
-	waitFor(t, "the injected produce error", f, func() bool { return injected.Load() > 0 })
+	waitFor(t, "the injected produce error", f, injected.Load)
 	f.requireExactlyOnce(t, "a failed produce")
 }
 
 func TestFailedEndTxnAbortsAndRewinds(t *testing.T) {
 	f := newFaultRun(t)
-	var commits, injected atomic.Int32
-	f.cluster.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		f.cluster.KeepControl()
-		er := req.(*kmsg.EndTxnRequest)
-		if injected.Load() > 0 || !er.Commit || commits.Add(1) < 3 {
-			return nil, nil, false
-		}
-		injected.Add(1)
-		resp := er.ResponseKind().(*kmsg.EndTxnResponse)
+	commit := func(req kmsg.Request) bool { return req.(*kmsg.EndTxnRequest).Commit }
+	injected := f.failOnce(kmsg.EndTxn, 3, commit, func(req kmsg.Request) kmsg.Response {
+		resp := req.ResponseKind().(*kmsg.EndTxnResponse)
 		resp.ErrorCode = kerr.InvalidTxnState.Code
-		return resp, nil, true
+		return resp
 	})
 	f.start(t)
-	waitFor(t, "the injected EndTxn error", f, func() bool { return injected.Load() > 0 })
+	waitFor(t, "the injected EndTxn error", f, injected.Load)
 	f.requireExactlyOnce(t, "a failed EndTxn")
 }
 

@@ -121,7 +121,10 @@ http: { address: 127.0.0.1:0 }
 	produce(3000, 4000)
 	second := run(4000)
 	m := restored.FindStringSubmatch(second)
-	if n, _ := strconv.Atoi(m[1]); m == nil || n < keys {
+	if m == nil {
+		t.Fatalf("no pipeline_state_restored_records_total in /metrics:\n%s", second)
+	}
+	if n, _ := strconv.Atoi(m[1]); n < keys {
 		t.Fatalf("after the state directory was removed the run restored %v records, want at least one per key (%d)", m, keys)
 	}
 
