@@ -310,8 +310,7 @@ func awaitCommitted(t *testing.T, watch progress, p *bgPipeline, group string, n
 // (records of aborted transactions are skipped), sorted.
 func kcatReadCommitted(t *testing.T, bootstrap, topic string) []string {
 	t.Helper()
-	out := kcat(t, "", "-C", "-b", bootstrap, "-t", topic, "-X", "isolation.level=read_committed", "-e", "-q", "-f", "%k %s\n")
-	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	lines := kcatLinesCommitted(t, bootstrap, topic)
 	slices.Sort(lines)
 	return lines
 }

@@ -103,8 +103,6 @@ func requireTagBlocks(t *testing.T, lines []string, tags ...string) {
 	}
 }
 
-func count(s, substr string) int { return strings.Count(s, substr) }
-
 // TestReloadOnFileChanges runs `pipeline run --watch` and changes its config
 // file as editors and people do: an editor's write-and-rename, an in-place
 // write, a touch (nothing happens), a deletion (the pipeline goes on) and a
@@ -144,14 +142,14 @@ func TestReloadOnFileChanges(t *testing.T) {
 	awaitOutputTag(t, p, out, "in-place")
 
 	// A touch and a rewrite of the same bytes: no reload.
-	reloads := count(p.stderr(), "reload: the new config runs")
+	reloads := strings.Count(p.stderr(), "reload: the new config runs")
 	now := time.Now()
 	if err := os.Chtimes(cfg, now, now); err != nil {
 		t.Fatal(err)
 	}
 	write(cfg, tagConfig("in-place", out))
 	awaitGrowth(t, p, out, 200) // more than a debounce later
-	if got := count(p.stderr(), "reload: the new config runs"); got != reloads {
+	if got := strings.Count(p.stderr(), "reload: the new config runs"); got != reloads {
 		t.Fatalf("a touch reloaded the pipeline (%d reloads, %d before):\n%s", got, reloads, p.stderr())
 	}
 
@@ -370,7 +368,7 @@ func testReloadKeepsState(t *testing.T, bootstrap string) {
 func waitLogged(t *testing.T, p *bgPipeline, msg string, n int) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	for count(p.stderr(), msg) < n {
+	for strings.Count(p.stderr(), msg) < n {
 		if p.exited() || time.Now().After(deadline) {
 			t.Fatalf("%q was not logged %d times:\n%s", msg, n, p.stderr())
 		}
