@@ -859,6 +859,11 @@ func (r *runner) openState() error {
 	if err := st.open(); err != nil {
 		return err
 	}
+	if r.eos != nil {
+		if err := r.wipeWithoutCheckpoint(); err != nil {
+			return err
+		}
+	}
 	if err := st.reconcileDefinitions(r.p.log); err != nil {
 		return err
 	}

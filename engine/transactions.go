@@ -208,6 +208,20 @@ func (r *runner) openTransactions(ctx context.Context) error {
 	return nil
 }
 
+// wipeWithoutCheckpoint empties local state that has no changelog
+// checkpoint (a new directory, or one written without exactly-once): it is
+// rebuilt from the start of the changelogs.
+func (r *runner) wipeWithoutCheckpoint() error {
+	db := r.p.state.db
+	if _, found, err := db.Meta(changelogCheckpointKey); err != nil || found {
+		return err
+	}
+	if err := db.Wipe(); err != nil {
+		return fmt.Errorf("wiping state without a changelog checkpoint: %w", err)
+	}
+	return nil
+}
+
 // restoreState brings local state up to the end of the changelogs: from the
 // checkpoint kept with it, or, with none (a new or wiped state directory),
 // from an empty store and the start of the changelogs.
@@ -216,15 +230,6 @@ func (r *runner) restoreState(ctx context.Context) error {
 	checkpoint, found, err := db.Meta(changelogCheckpointKey)
 	if err != nil {
 		return fmt.Errorf("reading the changelog checkpoint: %w", err)
-	}
-	if !found {
-		if err := db.Wipe(); err != nil {
-			return fmt.Errorf("wiping state without a changelog checkpoint: %w", err)
-		}
-		if err := r.p.state.reconcileDefinitions(r.p.log); err != nil {
-			return err
-		}
-		checkpoint = nil
 	}
 	topics := make([]string, 0, len(r.eos.topics))
 	for _, t := range r.eos.topics {
