@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -24,8 +23,10 @@ func checkWordcountKafka(t *testing.T, file, bootstrap string) {
 		"-s", "state.dir="+t.TempDir(), "-s", "commit_interval=200ms")
 	cmd.Dir = repoRoot
 	cmd.Env = append(cmd.Environ(), "KAFKA_BROKERS="+bootstrap)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	// Read while the process writes to it: on a failure, the test reports
+	// what the pipeline logged so far.
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,8 @@ import (
 )
 
 // tagConfig writes "<tag>-<n>" for n = 0, 1, 2, … to out, a line every
-// 2 ms, from the generate input (which continues its count across reloads).
+// 2 ms, from the generate input (which continues its count across reloads
+// and restarts: its position is kept in the state directory beside out).
 func tagConfig(tag, out string) string {
 	return fmt.Sprintf(`# yaml-language-server: $schema=../schema/pipeline.schema.json
 name: reload-e2e
@@ -27,8 +28,9 @@ pipeline:
     - map: { value: '"%s-" + string(value)' }
 output:
   file: { path: %q }
+state: { dir: %q }
 http: { enabled: false }
-`, tag, out)
+`, tag, out, filepath.Join(filepath.Dir(out), "state"))
 }
 
 // taggedLines reads the output file.

@@ -179,7 +179,7 @@ func TestWordcountSurvivesSIGKILL(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	kills := 0
 	var resumedAt []int64 // byte offsets restarts resumed from, as logged
-	resumeLog := regexp.MustCompile(`msg="resuming from committed positions".*Position:(\d+)\}\]`)
+	resumeLog := regexp.MustCompile(`msg="resuming from committed positions".*positions=".* \{\\"offset\\":(\d+),`)
 	for attempt := 0; attempt < 40 && kills < 5; attempt++ {
 		cmd := exec.Command(pipelineBin, args...)
 		cmd.Dir = repoRoot

@@ -26,40 +26,6 @@ type Pipeline struct {
 	log        *slog.Logger
 	metrics    *Metrics
 	state      *pipelineState
-
-	// carried are positions handed over from the pipeline this one
-	// replaces (ContinueFrom), by input path; reached are the positions
-	// this one's inputs reached (everything before them written), set when
-	// Run returns.
-	carried map[string][]Checkpoint
-	reached map[string]inputPositions
-}
-
-// inputPositions are the positions of one input, with the definition of
-// the input they belong to.
-type inputPositions struct {
-	definition string
-	points     []Checkpoint
-}
-
-// ContinueFrom makes p start where prev, which ran before it and has ended,
-// left off: each input of p that is the same (same path, same definition)
-// as one of prev resumes from the positions prev reached, if it can resume
-// (Resumer). A hot reload thus goes on where the drained pipeline stopped,
-// also for inputs that keep no positions elsewhere (a file). Inputs that
-// keep positions with the pipeline's state resume from those. Under
-// exactly-once it does nothing: there the source's committed positions are
-// the only truth.
-func (p *Pipeline) ContinueFrom(prev *Pipeline) {
-	if prev == nil || p.Settings.ProcessingGuarantee == ExactlyOnce {
-		return
-	}
-	p.carried = map[string][]Checkpoint{}
-	for _, in := range p.inputs {
-		if reached, ok := prev.reached[in.path]; ok && reached.definition == in.definition && len(reached.points) > 0 {
-			p.carried[in.path] = reached.points
-		}
-	}
 }
 
 type inputNode struct {
@@ -79,6 +45,9 @@ type outputNode struct {
 type BuildOptions struct {
 	Logger  *slog.Logger
 	Metrics *Metrics // nil: a private registry, as for lint
+	// StateDir is the state directory when the config gives no state.dir;
+	// empty: state/<name> below the working directory.
+	StateDir string
 }
 
 // Resources is what a component's constructor may use while it is built.
@@ -161,6 +130,9 @@ func Build(doc *config.Document, reg *Registry, opts BuildOptions) (*Pipeline, e
 	p := &Pipeline{Settings: settingsFrom(root, name), mainOutput: -1, deadLetter: -1, log: opts.Logger, metrics: opts.Metrics}
 	stateConf := root.Object("state")
 	b.state = &pipelineState{dir: stateConf.String("dir"), cacheBytes: stateConf.ByteSize("cache_size"), stores: map[string]storeInfo{}}
+	if b.state.dir == "" {
+		b.state.dir = opts.StateDir
+	}
 	if b.state.dir == "" {
 		b.state.dir = defaultStateDir(p.Settings.Name)
 	}

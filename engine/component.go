@@ -30,14 +30,8 @@ type InputBatch struct {
 	Records   []*Record
 	Partition string
 	// Position is where to resume after the last record of this batch (a
-	// byte offset, a Kafka offset + 1, an LSN), encoded by the input.
-	Position string
-}
-
-// Checkpoint is a partition's position up to which everything was handled.
-type Checkpoint struct {
-	Partition string
-	Position  string
+	// byte offset, a Kafka offset + 1, an LSN).
+	Position Position
 }
 
 // Committer is an input that stores its progress at the source, like a Kafka
@@ -48,9 +42,11 @@ type Committer interface {
 }
 
 // Resumer is an input that can start from positions the engine committed
-// earlier (for stateful pipelines, whose state matches those positions).
+// earlier: kept in state.dir, or under exactly-once in the transaction.
 // Resume is called before Start with the last committed position of each
-// partition; partitions not listed start from the beginning.
+// partition; partitions not listed start from the beginning. An input whose
+// source keeps its positions (Committer) resumes from the engine's only in
+// a stateful pipeline, whose state must match them.
 type Resumer interface {
 	Resume(checkpoints []Checkpoint) error
 }

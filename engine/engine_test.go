@@ -48,7 +48,7 @@ func (in *testInput) Read(ctx context.Context) (InputBatch, error) {
 		r.Source, r.Offset = src, int64(i*100+j)
 		recs = append(recs, r)
 	}
-	return InputBatch{Records: recs, Partition: "p", Position: strconv.Itoa(i + 1)}, nil
+	return InputBatch{Records: recs, Partition: "p", Position: IntPosition("n", int64(i+1))}, nil
 }
 
 func (in *testInput) Commit(_ context.Context, cps []Checkpoint) error {
@@ -71,7 +71,8 @@ func (in *testInput) lastCommit() string {
 	if len(in.commits) == 0 {
 		return ""
 	}
-	return in.commits[len(in.commits)-1].Position
+	n, _ := in.commits[len(in.commits)-1].Position.Int("n")
+	return strconv.FormatInt(n, 10)
 }
 
 type testOutput struct {

@@ -25,6 +25,10 @@ type env struct {
 	Headers   map[string]string `expr:"headers"`
 	Timestamp int64             `expr:"timestamp"`
 	Meta      map[string]any    `expr:"meta"`
+	// Op and Before are a change record's operation ("c", "u", "d", "r",
+	// or "" for a plain record) and the row before it.
+	Op     string `expr:"op"`
+	Before any    `expr:"before"`
 	// Acc is a reducer's accumulated value, seen only by reduce expressions.
 	Acc any `expr:"acc"`
 }
@@ -38,10 +42,13 @@ const (
 	usesHeaders
 	usesTimestamp
 	usesMeta
+	usesOp
+	usesBefore
 )
 
 var variableUsage = map[string]usage{
 	"value": usesValue, "key": usesKey, "headers": usesHeaders, "timestamp": usesTimestamp, "meta": usesMeta,
+	"op": usesOp, "before": usesBefore,
 }
 
 // ExprKind is the result an expression must produce.
@@ -170,6 +177,12 @@ func (e *Expr) fill(en *env, r *Record) error {
 	}
 	if e.uses&usesMeta != 0 {
 		en.Meta = recordMeta(r)
+	}
+	if e.uses&usesOp != 0 {
+		en.Op = r.Op.String()
+	}
+	if e.uses&usesBefore != 0 {
+		en.Before = r.Before
 	}
 	return nil
 }

@@ -37,18 +37,65 @@ type Source struct {
 	Meta map[string]any
 }
 
+// Operation is the change a record stands for, when its source is a table
+// (CDC, SQL polling): Debezium's op codes. A plain record has none.
+type Operation uint8
+
+const (
+	OpNone   Operation = iota
+	OpCreate           // "c": a row inserted
+	OpUpdate           // "u": a row changed; the record may carry the row before
+	OpDelete           // "d": a row deleted; the value is a tombstone, the row before may come with it
+	OpRead             // "r": a row read by a snapshot
+)
+
+var opCodes = [...]string{OpNone: "", OpCreate: "c", OpUpdate: "u", OpDelete: "d", OpRead: "r"}
+
+// String is the op code: "c", "u", "d", "r", or "" for none.
+func (o Operation) String() string {
+	if int(o) < len(opCodes) {
+		return opCodes[o]
+	}
+	return "?"
+}
+
+// ParseOperation reads an op code, or its name (create, update, delete,
+// read).
+func ParseOperation(s string) (Operation, error) {
+	switch s {
+	case "":
+		return OpNone, nil
+	case "c", "create":
+		return OpCreate, nil
+	case "u", "update":
+		return OpUpdate, nil
+	case "d", "delete":
+		return OpDelete, nil
+	case "r", "read":
+		return OpRead, nil
+	}
+	return OpNone, fmt.Errorf("unknown operation %q: want c (create), u (update), d (delete) or r (read)", s)
+}
+
 // Record is one message moving through a pipeline.
 //
 // A value is held as bytes, as a decoded value, or both. Bytes are decoded
 // once, on first use by an expression, and encoded again only when a
 // processor changed the value, so a record that passes through untouched is
-// never decoded or re-encoded.
+// never decoded or re-encoded. A record without a value (nil bytes read, or
+// a value set to nil) is a tombstone: Kafka's deletion of its key.
+//
+// A record may stand for a change of a table's row: Op says which, and
+// Before holds the row as it was before an update or a delete, when the
+// source gives it. Expressions see them as op and before.
 type Record struct {
 	Key       []byte
 	Headers   []Header
 	Timestamp int64 // event time, milliseconds since the Unix epoch
 	Source    *Source
 	Offset    int64 // position of the record within its source partition (line, Kafka offset)
+	Op        Operation
+	Before    any // the row before the change, decoded (nil: none)
 
 	raw     []byte
 	format  Format
@@ -68,9 +115,9 @@ const (
 	rawAndDecoded
 )
 
-// NewRecord makes a record from value bytes read by an input. The bytes are
-// kept as the record's original value for dead-letter output: the caller must
-// not reuse them.
+// NewRecord makes a record from value bytes read by an input; nil bytes
+// make a tombstone. The bytes are kept as the record's original value for
+// dead-letter output: the caller must not reuse them.
 func NewRecord(value []byte, format Format) *Record {
 	return &Record{raw: value, format: format, originalValue: value}
 }
@@ -92,6 +139,8 @@ func (r *Record) DeriveFrom(parent *Record, value any) {
 		Timestamp:     parent.Timestamp,
 		Source:        parent.Source,
 		Offset:        parent.Offset,
+		Op:            parent.Op,
+		Before:        parent.Before,
 		originalKey:   parent.originalKey,
 		originalValue: parent.originalValue,
 		seq:           parent.seq,
@@ -106,19 +155,22 @@ func (r *Record) SetKeyFromInput(key []byte) {
 	r.originalKey = key
 }
 
-// Value returns the record's value as expressions see it.
+// Value returns the record's value as expressions see it; nil for a
+// tombstone.
 func (r *Record) Value() (any, error) {
 	if r.state != rawOnly {
 		return r.decoded, nil
 	}
-	switch r.format {
-	case JSON:
+	switch {
+	case r.raw == nil:
+		r.decoded = nil
+	case r.format == JSON:
 		var v any
 		if err := json.Unmarshal(r.raw, &v); err != nil {
 			return nil, fmt.Errorf("value is not valid JSON: %v", err)
 		}
 		r.decoded = integersOf(v)
-	case Binary:
+	case r.format == Binary:
 		r.decoded = r.raw
 	default:
 		r.decoded = string(r.raw)
@@ -127,10 +179,21 @@ func (r *Record) Value() (any, error) {
 	return r.decoded, nil
 }
 
+// IsTombstone reports whether the record has no value: nil bytes read, or
+// a value set to nil. (The JSON text null read from an input is a value,
+// kept as it was read.)
+func (r *Record) IsTombstone() bool {
+	if r.state == rawOnly {
+		return r.raw == nil
+	}
+	return r.decoded == nil && (r.state == decodedOnly || r.raw == nil)
+}
+
 // checkDecodable reports the error Value would return, without decoding:
-// JSON bytes are only validated, which is several times cheaper.
+// JSON bytes are only validated, which is several times cheaper. A tombstone
+// passes every codec.
 func (r *Record) checkDecodable() error {
-	if r.state != rawOnly || r.format != JSON || json.Valid(r.raw) {
+	if r.state != rawOnly || r.format != JSON || r.raw == nil || json.Valid(r.raw) {
 		return nil
 	}
 	_, err := r.Value()
@@ -161,10 +224,13 @@ func (r *Record) IsJSON() bool {
 }
 
 // Bytes returns the value encoded for writing: text as is, anything else
-// structured as JSON.
+// structured as JSON, nil for a tombstone.
 func (r *Record) Bytes() ([]byte, error) {
 	if r.state != decodedOnly {
 		return r.raw, nil
+	}
+	if r.decoded == nil {
+		return nil, nil
 	}
 	b, err := EncodeValue(r.decoded)
 	if err != nil {
@@ -177,16 +243,6 @@ func (r *Record) Bytes() ([]byte, error) {
 	}
 	r.state = rawAndDecoded
 	return b, nil
-}
-
-// JSONBytes returns the value as a JSON document: JSON values as they are,
-// text as a JSON string.
-func (r *Record) JSONBytes() ([]byte, error) {
-	b, err := r.Bytes()
-	if err != nil || r.IsJSON() {
-		return b, err
-	}
-	return json.Marshal(string(b))
 }
 
 // EncodeValue turns a decoded value into bytes: strings and byte slices as

@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/pipelinehq/pipeline/config"
@@ -109,11 +111,11 @@ type storeInfo struct {
 // definitionKey is the state metadata key of a store's definition.
 func definitionKey(store string) string { return "definition/" + store }
 
-// reconcileDefinitions drops the state of stores whose component's
-// definition changed since it was written, and records the definitions.
-// A store whose identity (its component's path) and definition are the same
-// keeps its state across restarts and reloads.
-func (s *pipelineState) reconcileDefinitions(log *slog.Logger) error {
+// reconcile drops the state of stores whose component's definition changed
+// since it was written, and records the definitions. A store whose identity
+// (its component's path) and definition are the same keeps its state
+// across restarts and reloads.
+func (s *pipelineState) reconcile(log *slog.Logger) error {
 	meta := map[string][]byte{}
 	for store, info := range s.stores {
 		old, found, err := s.db.Meta(definitionKey(store))
@@ -141,11 +143,45 @@ func (s *pipelineState) stateful() bool { return len(s.stores) > 0 }
 
 func (s *pipelineState) open() error {
 	db, err := statestore.Open(s.dir, statestore.Options{CacheBytes: s.cacheBytes})
+	if err != nil && strings.Contains(err.Error(), "Cannot acquire directory lock") {
+		return fmt.Errorf("the state directory %s is in use by another process (another instance of this pipeline?); "+
+			"give each instance its own state.dir", s.dir)
+	}
 	if err != nil {
 		return fmt.Errorf("opening state in %s: %w", s.dir, err)
 	}
 	s.db = db
 	return nil
+}
+
+func (s *pipelineState) close() error {
+	err := s.db.Close()
+	s.db = nil
+	return err
+}
+
+// wipeUnless empties the state when it has no metadata key: state written
+// without a changelog checkpoint is rebuilt from the start of the
+// changelogs.
+func (s *pipelineState) wipeUnless(key string) error {
+	if _, found, err := s.db.Meta(key); err != nil || found {
+		return err
+	}
+	if err := s.db.Wipe(); err != nil {
+		return fmt.Errorf("wiping state without %s: %w", key, err)
+	}
+	return nil
+}
+
+// openState opens the state database for an at-least-once run and drops
+// the state of stores whose definition changed.
+func (r *runner) openState() error {
+	st := r.p.state
+	if err := st.open(); err != nil {
+		return err
+	}
+	r.life.onClose("state", func(context.Context) error { return st.close() })
+	return st.reconcile(r.p.log)
 }
 
 func defaultStateDir(name string) string { return filepath.Join("state", name) }

@@ -24,11 +24,11 @@ type resumableInput struct {
 func (in *resumableInput) Resume(points []Checkpoint) error {
 	in.resumed = points
 	for _, p := range points {
-		n, err := strconv.Atoi(p.Position)
+		n, err := p.Position.Int("n")
 		if err != nil {
 			return err
 		}
-		in.next = n
+		in.next = int(n)
 	}
 	return nil
 }
@@ -43,7 +43,7 @@ func (in *resumableInput) Read(context.Context) (InputBatch, error) {
 	for _, v := range in.batches[i] {
 		recs = append(recs, NewRecord([]byte(v), Text))
 	}
-	return InputBatch{Records: recs, Partition: "words", Position: strconv.Itoa(i + 1)}, nil
+	return InputBatch{Records: recs, Partition: "words", Position: IntPosition("n", int64(i+1))}, nil
 }
 
 func (in *resumableInput) Close(context.Context) error { return nil }
@@ -137,7 +137,7 @@ func TestStateAndPositionsCommitTogetherAndResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(second.resumed) != 1 || second.resumed[0] != (Checkpoint{Partition: "words", Position: "2"}) {
+	if len(second.resumed) != 1 || second.resumed[0].Partition != "words" || !second.resumed[0].Position.Equal(IntPosition("n", 2)) {
 		t.Fatalf("resumed from %v, want words at 2", second.resumed)
 	}
 	if strings.Join(got, ",") != "a=2,b=2,c=1" {
@@ -161,7 +161,7 @@ func TestFailedRunCommitsNoState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if third.resumed[0].Position != "1" {
+	if !third.resumed[0].Position.Equal(IntPosition("n", 1)) {
 		t.Fatalf("resumed at %v, want after the first batch only", third.resumed)
 	}
 	if strings.Join(got, ",") != "a=1,b=1,c=1,x=1" {

@@ -38,6 +38,7 @@ pipeline:
     - map: { value: 'upper(value)' }
 output:
   drop: {}
+state: { dir: `+strconv.Quote(t.TempDir())+` }
 http: { address: 127.0.0.1:0 }
 `),
 		Registry:  engine.NewRegistry(inputs.Register, processors.Register, outputs.Register),

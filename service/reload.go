@@ -263,7 +263,6 @@ func (s *supervisor) reload(ctx context.Context, gen *generation, trigger string
 	if ctx.Err() != nil {
 		return nil, reloadOutcome{Result: reloadFailure, Errors: []string{"stopped during the reload"}}
 	}
-	next.ContinueFrom(gen.pipeline)
 	newGen := s.launch(doc, next)
 	select {
 	case <-newGen.started:
@@ -278,8 +277,8 @@ func (s *supervisor) reload(ctx context.Context, gen *generation, trigger string
 		if buildErr != nil {
 			return fail(err.Error(), "and the previous config no longer builds: "+buildErr.Error())
 		}
-		// The new one read nothing: go on from where the old one was.
-		previous.ContinueFrom(gen.pipeline)
+		// The new one read nothing: the previous goes on from the
+		// positions the old one committed.
 		gen = s.launch(s.running, previous)
 		return fail(err.Error())
 	case <-ctx.Done():

@@ -65,7 +65,7 @@ func (failingStartInput) Read(ctx context.Context) (engine.InputBatch, error) {
 func (failingStartInput) Close(context.Context) error { return nil }
 
 // reloadConfig is a pipeline that writes "<tag>-<n>" for n = 0, 1, 2, … to
-// out, a line every 2 ms.
+// out, a line every 2 ms, keeping its positions beside out.
 func reloadConfig(tag, out, extra string) string {
 	return fmt.Sprintf(`
 name: reloading
@@ -76,8 +76,9 @@ pipeline:
     - map: { value: '"%s-" + string(value)' }
 output:
   file: { path: %q }
+state: { dir: %q }
 http: { address: 127.0.0.1:0 }
-%s`, tag, out, extra)
+%s`, tag, out, filepath.Join(filepath.Dir(out), "state"), extra)
 }
 
 func writeFile(t *testing.T, path, text string) {

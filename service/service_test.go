@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -73,7 +72,7 @@ func (t *ticks) Read(ctx context.Context) (engine.InputBatch, error) {
 	t.n++
 	rec := engine.NewRecord([]byte("tick"), engine.Text)
 	rec.Source, rec.Offset = t.source, t.n
-	return engine.InputBatch{Records: []*engine.Record{rec}, Partition: "ticks", Position: strconv.FormatInt(t.n, 10)}, nil
+	return engine.InputBatch{Records: []*engine.Record{rec}, Partition: "ticks", Position: engine.IntPosition("n", t.n)}, nil
 }
 
 func (t *ticks) Close(context.Context) error { return nil }

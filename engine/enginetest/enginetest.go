@@ -69,10 +69,12 @@ func load(t testing.TB, name, text string) *config.Document {
 
 // Build loads the pipeline config yaml as File, failing the test when it
 // does not load, and returns what engine.Build makes of it with a registry
-// filled by registers (e.g. inputs.Register, outputs.Register).
+// filled by registers (e.g. inputs.Register, outputs.Register). Its state
+// (and the positions the engine keeps) goes to a temporary directory unless
+// the config names one.
 func Build(t testing.TB, yaml string, registers ...func(*engine.Registry)) (*engine.Pipeline, error) {
 	t.Helper()
-	return engine.Build(load(t, File, yaml), engine.NewRegistry(registers...), engine.BuildOptions{})
+	return engine.Build(load(t, File, yaml), engine.NewRegistry(registers...), engine.BuildOptions{StateDir: t.TempDir()})
 }
 
 // Run builds the pipeline as Build does, failing the test on a build error,

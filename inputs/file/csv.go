@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/pipelinehq/pipeline/engine"
@@ -20,6 +19,7 @@ import (
 type csvReader struct {
 	f      *os.File
 	src    *engine.Source
+	head   fingerprint
 	cr     *csv.Reader
 	guard  *lineGuard
 	header []string
@@ -30,10 +30,10 @@ type csvReader struct {
 
 // newCSVReader reads f from offset. Resuming past the header (offset > 0)
 // reads the header from the start of the file first.
-func newCSVReader(f *os.File, src *engine.Source, delim rune, maxLine, offset int64) (*csvReader, error) {
-	r := &csvReader{f: f, src: src, base: offset}
+func newCSVReader(f *os.File, src *engine.Source, fp fingerprint, delim rune, maxLine, offset int64) (*csvReader, error) {
+	r := &csvReader{f: f, src: src, head: fp, base: offset}
 	if offset > 0 {
-		head, err := newCSVReader(f, src, delim, maxLine, 0)
+		head, err := newCSVReader(f, src, fp, delim, maxLine, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -117,7 +117,7 @@ func (r *csvReader) read(ctx context.Context, max int) (engine.InputBatch, bool,
 		}
 	}
 	pos := r.base + r.cr.InputOffset()
-	return engine.InputBatch{Records: recs, Partition: r.src.Partition, Position: strconv.FormatInt(pos, 10)}, done, nil
+	return engine.InputBatch{Records: recs, Partition: r.src.Partition, Position: r.head.position(pos)}, done, nil
 }
 
 func (r *csvReader) wrap(err error) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -64,10 +65,11 @@ type Input struct {
 	label     string
 	conf      *config.Parsed
 
-	resume map[string]int64 // committed byte offset per path, from Resume
-	paths  []string         // expanded at Start
-	next   int              // index in paths of the next file to open
-	cur    reader           // the file being read, nil between files
+	resume map[string]resumePoint // committed positions by path, from Resume
+	log    *slog.Logger
+	paths  []string // expanded at Start
+	next   int      // index in paths of the next file to open
+	cur    reader   // the file being read, nil between files
 	closed bool
 }
 
@@ -80,6 +82,10 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Input, error) {
 		maxLine:   conf.ByteSize("max_line_size"),
 		label:     res.Label,
 		conf:      conf,
+		log:       res.Logger,
+	}
+	if in.log == nil {
+		in.log = slog.New(slog.DiscardHandler)
 	}
 	var errs config.Errors
 	if len(in.patterns) == 0 {
@@ -172,17 +178,17 @@ func hasMeta(p string) bool {
 	return false
 }
 
-// Resume makes each listed file start at its committed byte offset. A file
-// that is now shorter than that was truncated or replaced, which Read
-// reports rather than guessing.
+// Resume makes each listed file start at its committed byte offset, unless
+// the file under that path changed since (see position.go): then it is read
+// from the start, with a warning.
 func (in *Input) Resume(points []engine.Checkpoint) error {
-	in.resume = make(map[string]int64, len(points))
+	in.resume = make(map[string]resumePoint, len(points))
 	for _, cp := range points {
-		offset, err := strconv.ParseInt(cp.Position, 10, 64)
-		if err != nil || offset < 0 {
-			return fmt.Errorf("%s: committed position %q is not a byte offset", cp.Partition, cp.Position)
+		p, err := parseResumePoint(cp)
+		if err != nil {
+			return err
 		}
-		in.resume[cp.Partition] = offset
+		in.resume[cp.Partition] = p
 	}
 	return nil
 }
@@ -203,7 +209,7 @@ func (in *Input) Read(ctx context.Context) (engine.InputBatch, error) {
 			}
 			path := in.paths[in.next]
 			in.next++
-			r, err := in.open(path, in.resume[path])
+			r, err := in.open(path)
 			if err != nil {
 				return engine.InputBatch{}, err
 			}
@@ -244,25 +250,21 @@ type reader interface {
 	close() error
 }
 
-// open opens path and positions its reader at byte offset (0: the start).
-func (in *Input) open(path string, offset int64) (reader, error) {
+// open opens path and positions its reader where the committed position
+// says, or at the start.
+func (in *Input) open(path string) (reader, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	if offset > 0 {
-		st, err := f.Stat()
-		if err == nil && st.Size() < offset {
-			err = fmt.Errorf("%s: the file has %d bytes but its committed position is %d: it was truncated or replaced since the last run; remove the state directory to read it from the start", path, st.Size(), offset)
-		}
-		if err != nil {
-			f.Close()
-			return nil, err
-		}
+	head, offset, err := in.startOf(f, path)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	src := &engine.Source{Input: in.label, Partition: path, Meta: map[string]any{"path": path}}
 	if in.codec == codecCSV {
-		r, err := newCSVReader(f, src, in.delimiter, in.maxLine, offset)
+		r, err := newCSVReader(f, src, head, in.delimiter, in.maxLine, offset)
 		if err != nil {
 			f.Close()
 			return nil, err
@@ -285,13 +287,38 @@ func (in *Input) open(path string, offset int64) (reader, error) {
 	if in.codec == codecJSONLines {
 		format = engine.JSON
 	}
-	return &lineReader{f: f, src: src, format: format, split: lineio.New(in.maxLine, offset, lines)}, nil
+	return &lineReader{f: f, src: src, head: head, format: format, split: lineio.New(in.maxLine, offset, lines)}, nil
+}
+
+// startOf fingerprints the file and finds where to start reading it: at its
+// committed offset, or at 0 when it has none or the file changed since.
+func (in *Input) startOf(f *os.File, path string) (fingerprint, int64, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return fingerprint{}, 0, err
+	}
+	head, err := fingerprintOf(f, min(headBytes, st.Size()))
+	if err != nil {
+		return fingerprint{}, 0, err
+	}
+	p, ok := in.resume[path]
+	if !ok {
+		return head, 0, nil
+	}
+	why, err := p.changedSince(f, st.Size())
+	if err != nil || why == "" {
+		return head, p.offset, err
+	}
+	in.log.Warn("the file changed since its position was committed: reading it from the start",
+		"path", path, "reason", why, "committed_offset", p.offset)
+	return head, 0, nil
 }
 
 // lineReader reads the lines and json_lines codecs.
 type lineReader struct {
 	f      *os.File
 	src    *engine.Source
+	head   fingerprint
 	format engine.Format
 	split  *lineio.Splitter
 	alloc  lineio.Records
@@ -332,7 +359,7 @@ func (r *lineReader) read(ctx context.Context, max int) (engine.InputBatch, bool
 		rec.Timestamp = now
 		recs = append(recs, rec)
 	}
-	return engine.InputBatch{Records: recs, Partition: r.src.Partition, Position: strconv.FormatInt(r.split.Offset(), 10)}, done, nil
+	return engine.InputBatch{Records: recs, Partition: r.src.Partition, Position: r.head.position(r.split.Offset())}, done, nil
 }
 
 func (r *lineReader) close() error { return r.f.Close() }

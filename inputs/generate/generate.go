@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strconv"
 	"time"
 
 	"github.com/pipelinehq/pipeline/config"
@@ -15,6 +14,9 @@ import (
 // Partition is the one partition of the generate input.
 const Partition = "generate"
 
+// positionField names the sequence number of the next record in positions.
+const positionField = "next"
+
 // Plugin is the generate input type.
 func Plugin() engine.InputPlugin {
 	return engine.InputPlugin{
@@ -23,7 +25,7 @@ func Plugin() engine.InputPlugin {
 			Summary: "Generates records from an expression: a given number, or without end.",
 			Description: "The value expression is evaluated once per record; meta.offset is the record's 0-based sequence " +
 				"number and timestamp the time it was made. All records belong to the partition \"generate\"; a " +
-				"batch's position is the number of records generated so far.",
+				"batch's position is the sequence number of the next record: {\"next\": n}.",
 			Fields: []config.Field{
 				config.Expr("value", "The value of each record, an expression; meta.offset is the record's 0-based sequence number.").
 					Required().Example(`{"id": meta.offset, "name": "user" + string(meta.offset)}`, `"hello"`),
@@ -117,7 +119,7 @@ func (in *Input) Read(ctx context.Context) (engine.InputBatch, error) {
 		recs[i] = rec
 	}
 	in.seq += n
-	return engine.InputBatch{Records: recs, Partition: Partition, Position: strconv.FormatInt(in.seq, 10)}, nil
+	return engine.InputBatch{Records: recs, Partition: Partition, Position: engine.IntPosition(positionField, in.seq)}, nil
 }
 
 // wait sleeps until the next record is due. The first is due at once; a
@@ -151,9 +153,9 @@ func (in *Input) Resume(points []engine.Checkpoint) error {
 		if p.Partition != Partition {
 			continue
 		}
-		seq, err := strconv.ParseInt(p.Position, 10, 64)
+		seq, err := p.Position.Int(positionField)
 		if err != nil || seq < 0 {
-			return fmt.Errorf("position %q is not a record count", p.Position)
+			return fmt.Errorf("position %s: want %q, the sequence number of the next record", p.Position, positionField)
 		}
 		in.seq = seq
 	}

@@ -20,7 +20,11 @@ func newTestInput(t *testing.T, fields string) *Input {
 
 func show(t *testing.T, b engine.InputBatch) string {
 	t.Helper()
-	parts := []string{b.Position}
+	next, err := b.Position.Int(positionField)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := []string{fmt.Sprint(next)}
 	for _, r := range b.Records {
 		v, err := r.Bytes()
 		if err != nil {
@@ -132,7 +136,7 @@ func TestEvalErrorNamesRecord(t *testing.T) {
 
 func TestResumeContinuesTheSequence(t *testing.T) {
 	in := newTestInput(t, `{value: 'meta.offset', count: 5, batch_size: 2}`)
-	if err := in.Resume([]engine.Checkpoint{{Partition: "generate", Position: "3"}}); err != nil {
+	if err := in.Resume([]engine.Checkpoint{{Partition: "generate", Position: engine.IntPosition("next", 3)}}); err != nil {
 		t.Fatal(err)
 	}
 	b, err := in.Read(context.Background())
@@ -145,7 +149,8 @@ func TestResumeContinuesTheSequence(t *testing.T) {
 	if _, err := in.Read(context.Background()); err != io.EOF {
 		t.Fatalf("after the count: %v, want io.EOF", err)
 	}
-	if err := in.Resume([]engine.Checkpoint{{Partition: "generate", Position: "x"}}); err == nil {
-		t.Fatal("a position that is not a count was accepted")
+	err = in.Resume([]engine.Checkpoint{{Partition: "generate", Position: engine.Position{}.WithString("next", "x")}})
+	if want := `position {"next":"x"}: want "next", the sequence number of the next record`; err == nil || err.Error() != want {
+		t.Fatalf("a position that is not a sequence number: %v, want %s", err, want)
 	}
 }

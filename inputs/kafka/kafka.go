@@ -63,8 +63,9 @@ func Plugin() engine.InputPlugin {
 // Input is the kafka input.
 type Input struct {
 	conn      *kafkaclient.Connection
-	opts      []kgo.Opt
+	opts      []kgo.Opt // the consumer group's, without the topics
 	group     string
+	settings  groupSettings
 	format    engine.Format
 	batchSize int
 	label     string
@@ -106,6 +107,8 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Input, error) {
 	if in.batchSize < 1 {
 		errs = append(errs, conf.Errorf("batch_size", "must be at least 1"))
 	}
+	in.settings = groupSettings{group: in.group, startFrom: conf.String("start_from"), instanceID: conf.String("instance_id"),
+		sessionTimeout: conf.Duration("session_timeout"), rebalanceTimeout: conf.Duration("rebalance_timeout"), regex: conf.Bool("topics_regex")}
 	reset := kgo.NewOffset().AtStart()
 	switch from := conf.String("start_from"); from {
 	case "earliest":
@@ -135,7 +138,6 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Input, error) {
 		in.opts = append(in.opts, kgo.ConsumeRegex())
 	}
 	in.topics = conf.StringList("topics")
-	in.opts = append(in.opts, kgo.ConsumeTopics(in.topics...))
 	if create := conf.Object("create_topic"); create.Bool("enabled") {
 		if conf.Bool("topics_regex") {
 			errs = append(errs, conf.Errorf("create_topic", "create_topic needs topic names, not regular expressions"))
@@ -151,6 +153,17 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Input, error) {
 		return nil, errs
 	}
 	return in, nil
+}
+
+// fieldOffset names a partition's next offset in positions.
+const fieldOffset = "offset"
+
+func offsetOf(cp engine.Checkpoint) (int64, error) {
+	off, err := cp.Position.Int(fieldOffset)
+	if err != nil {
+		return 0, fmt.Errorf("%s: the position is not an offset: %w", cp.Partition, err)
+	}
+	return off, nil
 }
 
 func partitionName(topic string, partition int32) string {
@@ -172,7 +185,7 @@ func (in *Input) Start(ctx context.Context) error {
 	if in.txn != nil {
 		return nil // OpenTransactions connected
 	}
-	client, err := kafkaclient.Connect(ctx, in.conn, in.opts...)
+	client, err := kafkaclient.Connect(ctx, in.conn, append(in.opts, kgo.ConsumeTopics(in.topics...))...)
 	if err != nil {
 		return err
 	}
@@ -189,9 +202,9 @@ func (in *Input) Start(ctx context.Context) error {
 func (in *Input) Resume(points []engine.Checkpoint) error {
 	in.resume = map[string]int64{}
 	for _, cp := range points {
-		off, err := strconv.ParseInt(cp.Position, 10, 64)
+		off, err := offsetOf(cp)
 		if err != nil {
-			return fmt.Errorf("%s: committed position %q is not an offset", cp.Partition, cp.Position)
+			return err
 		}
 		in.resume[cp.Partition] = off
 	}
@@ -238,23 +251,8 @@ func (in *Input) Read(ctx context.Context) (engine.InputBatch, error) {
 		if fetches.IsClientClosed() {
 			return engine.InputBatch{}, errors.New("kafka client closed")
 		}
-		var fatal error
-		fetches.EachError(func(topic string, p int32, err error) {
-			if errors.Is(err, context.Canceled) || fatal != nil {
-				return
-			}
-			where := "consumer group " + in.group
-			if topic != "" {
-				where = partitionName(topic, p)
-			}
-			if fetchErrorIsFatal(err) {
-				fatal = fmt.Errorf("%s: %w", where, err)
-				return
-			}
-			in.warnTransient(where, err)
-		})
-		if fatal != nil {
-			return engine.InputBatch{}, fatal
+		if err := in.fatalFetchError(fetches); err != nil {
+			return engine.InputBatch{}, err
 		}
 		in.mu.Lock()
 		// A partition at a time: its name is made once per poll, not once
@@ -333,7 +331,7 @@ func (in *Input) toBatch(name string, recs []*kgo.Record) engine.InputBatch {
 		out[i] = r
 	}
 	last := recs[len(recs)-1]
-	return engine.InputBatch{Records: out, Partition: name, Position: strconv.FormatInt(last.Offset+1, 10)}
+	return engine.InputBatch{Records: out, Partition: name, Position: engine.IntPosition(fieldOffset, last.Offset+1)}
 }
 
 func headerCount(recs []*kgo.Record) int {
@@ -371,6 +369,33 @@ func fetchErrorIsFatal(err error) bool {
 	return false
 }
 
+// fatalFetchError is the first error of fetches that ends the run; the
+// others are logged as transient. Errors that are ignore (a poll cut short)
+// are neither.
+func (in *Input) fatalFetchError(fetches kgo.Fetches, ignore ...error) error {
+	var fatal error
+	fetches.EachError(func(topic string, p int32, err error) {
+		if fatal != nil || errors.Is(err, context.Canceled) {
+			return
+		}
+		for _, e := range ignore {
+			if errors.Is(err, e) {
+				return
+			}
+		}
+		where := "consumer group " + in.group
+		if topic != "" {
+			where = partitionName(topic, p)
+		}
+		if fetchErrorIsFatal(err) {
+			fatal = fmt.Errorf("%s: %w", where, err)
+			return
+		}
+		in.warnTransient(where, err)
+	})
+	return fatal
+}
+
 // warnTransient logs a recoverable fetch error, once per warnEvery for the
 // same place, so that a broker that is down for minutes does not flood the
 // log.
@@ -403,10 +428,10 @@ func (in *Input) Commit(ctx context.Context, points []engine.Checkpoint) error {
 			in.mu.Unlock()
 			return err
 		}
-		off, err := strconv.ParseInt(cp.Position, 10, 64)
+		off, err := offsetOf(cp)
 		if err != nil {
 			in.mu.Unlock()
-			return fmt.Errorf("%s: position %q is not an offset", cp.Partition, cp.Position)
+			return err
 		}
 		if offsets[topic] == nil {
 			offsets[topic] = map[int32]kgo.EpochOffset{}
@@ -434,12 +459,13 @@ func (in *Input) Commit(ctx context.Context, points []engine.Checkpoint) error {
 	return commitErr
 }
 
-// Close leaves the group and disconnects.
+// Close leaves the group and disconnects. Under exactly-once the engine
+// closes the session the input read through.
 func (in *Input) Close(context.Context) error {
-	if in.client != nil {
-		in.client.Close() // the session's client, under exactly-once
-		in.client, in.txn = nil, nil
+	if in.client != nil && in.txn == nil {
+		in.client.Close()
 	}
+	in.client, in.txn = nil, nil
 	return nil
 }
 

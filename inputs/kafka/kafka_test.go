@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -274,5 +275,60 @@ func TestCreateTopicRefusesRegexTopics(t *testing.T) {
 	_, err := enginetest.Build(t, "input: {kafka: {brokers: [b:9092], topics: ['t.*'], topics_regex: true, create_topic: {enabled: true}}}\noutput: {drop: {}}\n", registers...)
 	if err == nil || !strings.Contains(err.Error(), "create_topic needs topic names, not regular expressions") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestTombstonesPassThrough: a record with a null value passes the json
+// codec (it is no invalid JSON), a map's set leaves it a tombstone, and the
+// kafka output writes it with a null value again, keyed as it came.
+func TestTombstonesPassThrough(t *testing.T) {
+	cluster := kfake.MustCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "in", "out", "dlq"))
+	defer cluster.Close()
+	brokers := cluster.ListenAddrs()
+	client := mustClient(t, brokers)
+	in := []*kgo.Record{
+		{Topic: "in", Key: []byte("a"), Value: []byte(`{"n":1}`)},
+		{Topic: "in", Key: []byte("a")}, // a tombstone
+		{Topic: "in", Key: []byte("b"), Value: []byte{}},
+	}
+	if err := client.ProduceSync(context.Background(), in...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := enginetest.Build(t, fmt.Sprintf(`
+input: {kafka: {brokers: [%[1]q], topics: [in], codec: json}}
+pipeline: {processors: [{map: {set: {seen: 'true'}}}]}
+output: {kafka: {brokers: [%[1]q], topic: out}}
+on_error: dead_letter
+dead_letter: {kafka: {brokers: [%[1]q], topic: dlq}}
+`, brokers[0]), registers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	reader, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics("out", "dlq"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	var got []string
+	for deadline := time.Now().Add(20 * time.Second); len(got) < 3 && time.Now().Before(deadline); {
+		pctx, pcancel := context.WithTimeout(context.Background(), time.Second)
+		reader.PollFetches(pctx).EachRecord(func(r *kgo.Record) {
+			v := "null"
+			if r.Value != nil {
+				v = fmt.Sprintf("%q", r.Value)
+			}
+			got = append(got, r.Topic+" "+string(r.Key)+" "+v)
+		})
+		pcancel()
+	}
+	// The empty value is no tombstone, and not JSON: it is dead-lettered.
+	want := []string{`dlq b ""`, `out a "{\"n\":1,\"seen\":true}"`, `out a null`}
+	slices.Sort(got) // out's records in their order, the dead letter before them
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -15,75 +15,172 @@ import (
 	"github.com/pipelinehq/pipeline/internal/kafkatxn"
 )
 
-// Under exactly-once the input opens the pipeline's transactional session
-// and reads through it; the engine ends the transactions.
+// Under exactly-once the Kafka inputs of a pipeline read through one
+// transactional session, as one consumer group (Kafka Streams reads all of
+// an application's source topics with one consumer too); the engine ends
+// the transactions, which commit the group's offsets of everything read.
 
 // pollWait is how long ReadAll waits for records before it returns with
 // none, so that the engine can end a transaction while the topics are idle.
 const pollWait = 50 * time.Millisecond
 
-// Cluster names the brokers the input reads from.
-func (in *Input) Cluster() string { return cluster(in.conn) }
-
-func cluster(conn *kafkaclient.Connection) string {
-	brokers := slices.Clone(conn.Brokers)
-	slices.Sort(brokers)
-	return strings.Join(brokers, ",")
+// groupSettings are what the inputs of one session must agree on.
+type groupSettings struct {
+	group, startFrom, instanceID     string
+	sessionTimeout, rebalanceTimeout time.Duration
+	regex                            bool
 }
 
-// OpenTransactions opens the transactional session the input reads through
-// from now on (read_committed), creates the declared topics, and returns it.
-func (in *Input) OpenTransactions(ctx context.Context, id string) (engine.Transactions, error) {
-	session, err := kafkatxn.Open(ctx, in.conn, id, in.topics, in.opts...)
+// firstDifference names the first setting in which s and o differ, with
+// both values, or "" when they agree.
+func (s groupSettings) firstDifference(o groupSettings) (field, a, b string) {
+	for _, f := range []struct {
+		name string
+		a, b any
+	}{
+		{"consumer_group", s.group, o.group}, {"start_from", s.startFrom, o.startFrom}, {"instance_id", s.instanceID, o.instanceID},
+		{"session_timeout", s.sessionTimeout, o.sessionTimeout}, {"rebalance_timeout", s.rebalanceTimeout, o.rebalanceTimeout},
+	} {
+		if f.a != f.b {
+			return f.name, fmt.Sprintf("%q", fmt.Sprint(f.a)), fmt.Sprintf("%q", fmt.Sprint(f.b))
+		}
+	}
+	return "", "", ""
+}
+
+// Cluster names the brokers the input reads from.
+func (in *Input) Cluster() string { return kafkatxn.Cluster(in.conn) }
+
+// CanShareSession tells whether the inputs can be one consumer group: the
+// same group settings, plain topic names, no topic read by two.
+func (in *Input) CanShareSession(others []engine.TransactionalInput) error {
+	seen := map[string]bool{}
+	for _, t := range in.topics {
+		seen[t] = true
+	}
+	for _, o := range others {
+		other, ok := o.(*Input)
+		if !ok {
+			return fmt.Errorf("a kafka input shares its session only with kafka inputs, not %T", o)
+		}
+		if in.settings.regex || other.settings.regex {
+			return errors.New("topics_regex cannot be used when several kafka inputs read in one consumer group; list the topics")
+		}
+		if field, a, b := in.settings.firstDifference(other.settings); field != "" {
+			return fmt.Errorf("the kafka inputs must agree on consumer_group, start_from, instance_id, session_timeout and rebalance_timeout, "+
+				"and %s is %s in one and %s in another", field, a, b)
+		}
+		for _, t := range other.topics {
+			if seen[t] {
+				return fmt.Errorf("topic %q is read by two kafka inputs", t)
+			}
+			seen[t] = true
+		}
+	}
+	return nil
+}
+
+// OpenTransactions opens the session every input in opts.Inputs reads
+// through from now on (read_committed), and creates their declared topics.
+func (in *Input) OpenTransactions(ctx context.Context, opts engine.TransactionOptions) (engine.Transactions, error) {
+	inputs := make([]*Input, len(opts.Inputs))
+	var topics []string
+	var create []*kafkaclient.TopicSpec
+	for i, t := range opts.Inputs {
+		kin, ok := t.(*Input)
+		if !ok {
+			return nil, fmt.Errorf("a kafka session reads only kafka inputs, not %T", t)
+		}
+		inputs[i] = kin
+		topics = append(topics, kin.topics...)
+		create = append(create, kin.create...)
+	}
+	session, err := kafkatxn.Open(ctx, in.conn, kafkatxn.Options{ID: opts.ID, Topics: topics,
+		Consumer: append(slices.Clone(in.opts), kgo.ConsumeTopics(topics...)), PositionsTopic: opts.PositionsTopic})
 	if err != nil {
 		return nil, err
 	}
-	if err := kafkaclient.EnsureTopics(ctx, session.Client(), in.create...); err != nil {
+	if err := session.EnsureTopics(ctx, create...); err != nil {
 		session.Close()
 		return nil, err
 	}
-	in.txn, in.client = session, session.Client()
-	return session, nil
+	for _, kin := range inputs {
+		kin.txn, kin.client = session, session.Client()
+	}
+	s := &readingSession{Session: session, inputs: inputs}
+	if in.settings.regex {
+		s.patterns = make([]*regexp.Regexp, len(in.topics))
+		for i, t := range in.topics {
+			if s.patterns[i], err = regexp.Compile(t); err != nil {
+				session.Close()
+				return nil, fmt.Errorf("topics_regex %q: %w", t, err)
+			}
+		}
+	}
+	return s, nil
 }
 
+// readingSession is the session with its inputs' reads.
+type readingSession struct {
+	*kafkatxn.Session
+	inputs   []*Input
+	patterns []*regexp.Regexp // the one input's topics_regex, if any
+}
+
+// Writer is what the outputs write through.
+func (s *readingSession) Writer() engine.TransactionWriter { return s.Session.Writer() }
+
 // ReadAll returns every record one poll of the session brought, as batches
-// of at most batch_size records of one partition each, or none after
-// pollWait.
-func (in *Input) ReadAll(ctx context.Context) ([]engine.InputBatch, error) {
+// of at most batch_size records of one partition each, each from the input
+// that reads its topic; or none after pollWait.
+func (s *readingSession) ReadAll(ctx context.Context) ([]engine.SessionBatch, error) {
 	pollCtx, cancel := context.WithTimeout(ctx, pollWait)
 	defer cancel()
 	// Records this poll returned are handed on even when ctx is done by
 	// now: the session commits the position of every record polled.
-	fetches := in.txn.PollRecords(pollCtx, in.batchSize*4)
+	fetches := s.PollRecords(pollCtx, s.inputs[0].batchSize*4)
 	if fetches.IsClientClosed() {
 		return nil, errors.New("kafka client closed")
 	}
-	var fatal error
-	fetches.EachError(func(topic string, p int32, err error) {
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || fatal != nil {
-			return
-		}
-		where := "consumer group " + in.group
-		if topic != "" {
-			where = partitionName(topic, p)
-		}
-		if fetchErrorIsFatal(err) {
-			fatal = fmt.Errorf("%s: %w", where, err)
-			return
-		}
-		in.warnTransient(where, err)
-	})
-	if fatal != nil {
-		return nil, fatal
+	if err := s.inputs[0].fatalFetchError(fetches, context.DeadlineExceeded); err != nil {
+		return nil, err
 	}
-	var batches []engine.InputBatch
+	var batches []engine.SessionBatch
+	var unknown error
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if len(p.Records) == 0 {
+			return
+		}
+		i := s.inputOf(p.Topic)
+		if i < 0 {
+			unknown = fmt.Errorf("records of topic %s, which no kafka input reads", p.Topic)
+			return
+		}
+		in := s.inputs[i]
 		name := partitionName(p.Topic, p.Partition)
 		for recs := p.Records; len(recs) > 0; {
 			n := min(len(recs), in.batchSize)
-			batches = append(batches, in.toBatch(name, recs[:n]))
+			batches = append(batches, engine.SessionBatch{Input: i, InputBatch: in.toBatch(name, recs[:n])})
 			recs = recs[n:]
 		}
 	})
-	return batches, nil
+	return batches, unknown
+}
+
+// inputOf is the index of the input that reads topic.
+func (s *readingSession) inputOf(topic string) int {
+	if s.patterns != nil {
+		for _, re := range s.patterns {
+			if re.MatchString(topic) {
+				return 0
+			}
+		}
+		return -1
+	}
+	for i, in := range s.inputs {
+		if slices.Contains(in.topics, topic) {
+			return i
+		}
+	}
+	return -1
 }

@@ -143,6 +143,9 @@ func elementError(conf *config.Parsed, field string, i int, msg string) *config.
 	return e
 }
 
+// positionField names the number of the next event in positions.
+const positionField = "next"
+
 // Resume starts from the position committed for the nexmark partition: the
 // number of the next event.
 func (in *Input) Resume(checkpoints []engine.Checkpoint) error {
@@ -150,9 +153,9 @@ func (in *Input) Resume(checkpoints []engine.Checkpoint) error {
 		if cp.Partition != Partition {
 			continue
 		}
-		n, err := strconv.ParseInt(cp.Position, 10, 64)
+		n, err := cp.Position.Int(positionField)
 		if err != nil || n < 0 || (in.count > 0 && n > in.count) {
-			return fmt.Errorf("nexmark: cannot resume from position %q: want an event number from 0 to count", cp.Position)
+			return fmt.Errorf("nexmark: cannot resume from position %s: want %q, an event number from 0 to count", cp.Position, positionField)
 		}
 		in.next = n
 	}
@@ -189,7 +192,7 @@ func (in *Input) Read(ctx context.Context) (engine.InputBatch, error) {
 		}
 		in.next = n
 	}
-	return engine.InputBatch{Records: recs, Partition: Partition, Position: strconv.FormatInt(in.next, 10)}, nil
+	return engine.InputBatch{Records: recs, Partition: Partition, Position: engine.IntPosition(positionField, in.next)}, nil
 }
 
 func (in *Input) record(n int64) *engine.Record {

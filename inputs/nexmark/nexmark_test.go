@@ -51,7 +51,7 @@ func readAll(t *testing.T, in *Input) []event {
 			t.Fatalf("batch of %d records in partition %q", len(b.Records), b.Partition)
 		}
 		last := b.Records[len(b.Records)-1].Offset
-		if pos, err := strconv.ParseInt(b.Position, 10, 64); err != nil || pos <= last {
+		if pos, err := b.Position.Int(positionField); err != nil || pos <= last {
 			t.Fatalf("batch position %q, last offset %d", b.Position, last)
 		}
 		for _, r := range b.Records {
@@ -358,7 +358,8 @@ func TestCountAndEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := b.Position
+			next, _ := b.Position.Int(positionField)
+			s := strconv.FormatInt(next, 10)
 			for _, r := range b.Records {
 				s += " " + strconv.FormatInt(r.Offset, 10)
 			}
@@ -379,7 +380,7 @@ func TestUnbounded(t *testing.T) {
 	in := newTestInput(t, `{count: 0, batch_size: 500}`)
 	for i := range 30 {
 		b, err := in.Read(context.Background())
-		if err != nil || len(b.Records) != 500 || b.Position != strconv.Itoa(500*(i+1)) {
+		if err != nil || len(b.Records) != 500 || !b.Position.Equal(engine.IntPosition(positionField, int64(500*(i+1)))) {
 			t.Fatalf("batch %d: %d records, position %s, error %v", i, len(b.Records), b.Position, err)
 		}
 	}
@@ -393,19 +394,20 @@ func TestUnbounded(t *testing.T) {
 func TestResume(t *testing.T) {
 	all := encode(t, readAll(t, newTestInput(t, `{count: 2000}`)))
 	in := newTestInput(t, `{count: 2000}`)
-	if err := in.Resume([]engine.Checkpoint{{Partition: "other", Position: "x"}, {Partition: Partition, Position: "1234"}}); err != nil {
+	if err := in.Resume([]engine.Checkpoint{{Partition: "other", Position: engine.IntPosition("next", -5)}, {Partition: Partition, Position: engine.IntPosition("next", 1234)}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := encode(t, readAll(t, in)); !slices.Equal(got, all[1234:]) {
 		t.Fatalf("resumed at 1234: %d events, not the last %d of the stream", len(got), len(all)-1234)
 	}
-	for _, pos := range []string{"-1", "2001", "abc", ""} {
+	for _, pos := range []engine.Position{engine.IntPosition("next", -1), engine.IntPosition("next", 2001),
+		engine.Position{}.WithString("next", "abc"), engine.IntPosition("offset", 3), {}} {
 		err := newTestInput(t, `{count: 2000}`).Resume([]engine.Checkpoint{{Partition: Partition, Position: pos}})
-		if err == nil || !strings.Contains(err.Error(), strconv.Quote(pos)) {
-			t.Errorf("resume from %q: %v", pos, err)
+		if err == nil || !strings.Contains(err.Error(), "cannot resume from position "+pos.String()+": want \"next\"") {
+			t.Errorf("resume from %s: %v", pos, err)
 		}
 	}
-	if err := newTestInput(t, `{count: 2000}`).Resume([]engine.Checkpoint{{Partition: Partition, Position: "2000"}}); err != nil {
+	if err := newTestInput(t, `{count: 2000}`).Resume([]engine.Checkpoint{{Partition: Partition, Position: engine.IntPosition("next", 2000)}}); err != nil {
 		t.Errorf("resume at the end: %v", err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"sync"
 	"time"
 
@@ -199,7 +198,7 @@ func (in *Input) batch(recs []*engine.Record) engine.InputBatch {
 	for _, r := range recs {
 		r.Timestamp = now
 	}
-	return engine.InputBatch{Records: recs, Partition: Partition, Position: strconv.FormatInt(in.split.Offset(), 10)}
+	return engine.InputBatch{Records: recs, Partition: Partition, Position: engine.IntPosition("offset", in.split.Offset())}
 }
 
 // Close stops the reading goroutine. A reader that can be interrupted (one

@@ -36,7 +36,8 @@ func show(t *testing.T, b engine.InputBatch, json bool) string {
 	if b.Partition != "stdin" {
 		t.Fatalf("partition %q", b.Partition)
 	}
-	parts := []string{b.Position}
+	offset, _ := b.Position.Int("offset")
+	parts := []string{fmt.Sprint(offset)}
 	for _, r := range b.Records {
 		v, _ := r.Bytes()
 		if r.IsJSON() != json || r.Source.Partition != "stdin" || r.Source.Input != "in" || r.Timestamp == 0 {

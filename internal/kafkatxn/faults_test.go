@@ -172,7 +172,7 @@ func (f *faultRun) readOut(t *testing.T, isolation kgo.IsolationLevel, atLeast i
 // wants each exactly once; the rewind must have been logged.
 func (f *faultRun) requireExactlyOnce(t *testing.T, fault string) {
 	t.Helper()
-	f.requireResults(t, fault)
+	f.requireResultsOf(t, fault, records)
 	if !strings.Contains(f.log.String(), "rebuilding the pipeline to resume from the last commit") {
 		t.Fatalf("after %s: the pipeline did not rewind; log:\n%s", fault, f.log)
 	}
@@ -181,6 +181,13 @@ func (f *faultRun) requireExactlyOnce(t *testing.T, fault string) {
 // requireResults waits for every input's result, read_committed, and wants
 // each exactly once.
 func (f *faultRun) requireResults(t *testing.T, fault string) {
+	t.Helper()
+	f.requireResultsOf(t, fault, records)
+}
+
+// requireResultsOf wants the results of inputs n = 0 … records-1, each
+// exactly once.
+func (f *faultRun) requireResultsOf(t *testing.T, fault string, records int) {
 	t.Helper()
 	got := f.readOut(t, kgo.ReadCommitted(), records)
 	want := make([]string, 0, records)

@@ -56,7 +56,7 @@ type Output struct {
 	opts      []kgo.Opt
 	create    *kafkaclient.TopicSpec
 	client    *kgo.Client
-	txn       *kafkatxn.Session // under exactly-once, the session written through
+	txn       *kafkatxn.Writer // under exactly-once, the session written through
 }
 
 type header struct {
@@ -134,7 +134,7 @@ func New(conf *config.Parsed, _ *engine.Resources) (engine.Output, error) {
 // Start connects, checks the brokers answer, and creates the declared topic.
 func (o *Output) Start(ctx context.Context) error {
 	if o.txn != nil {
-		return kafkaclient.EnsureTopics(ctx, o.txn.Client(), o.create)
+		return o.txn.EnsureTopics(ctx, o.create)
 	}
 	client, err := kafkaclient.Connect(ctx, o.conn, o.opts...)
 	if err != nil {

@@ -36,7 +36,8 @@ func Plugin() engine.ProcessorPlugin {
 				"partition (never the wall clock). Tumbling and hopping windows are epoch-aligned [start, end); sliding and session windows " +
 				"include both ends. A window closes once stream time passes its end plus grace (plus the gap, for sessions); records for a " +
 				"closed window are late (for sessions: a record more than gap + grace behind stream time; a session closes once stream time passes its end + 2×gap + grace, when no accepted record can bridge it any more): counted in pipeline_aggregate_late_records_total and dropped or failed to the dead-letter output. " +
-				"Each result is a JSON object: the key under key_field, window_start and window_end for windows, then every operation in order.",
+				"Each result is a JSON object: the key under key_field, window_start and window_end for windows, then every operation in order. " +
+				"A record without a value (a tombstone) is ignored, as Kafka Streams' grouped aggregations ignore it: counted in pipeline_aggregate_tombstones_total, it neither counts nor moves stream time.",
 			Fields: []config.Field{
 				config.Expr("key", "The grouping key. Results carry it under key_field.").Required().Example("value.customer", "value"),
 				config.String("key_field", "The field of each result that holds the key.").Default("key").Example("word"),
@@ -85,7 +86,8 @@ type Aggregate struct {
 	records *engine.KeyValueState // sliding: the records still inside an open window
 	clock   *engine.KeyValueState // stream time per partition
 
-	late prometheus.Counter
+	late       prometheus.Counter
+	tombstones prometheus.Counter
 
 	cache    stateCache // decoded accumulators of the table and fixed windows
 	flushing flushCursor
@@ -147,6 +149,7 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Processor, error) {
 	}
 	a.cache.limit = int(max(res.StateCacheBytes()/bytesPerEntry, 10_000))
 	a.late = res.Counter("pipeline_aggregate_late_records_total", "Records that arrived after their window closed.")
+	a.tombstones = res.Counter("pipeline_aggregate_tombstones_total", "Records without a value (tombstones), which an aggregate ignores.")
 	return a, nil
 }
 
@@ -204,6 +207,12 @@ func (a *Aggregate) Process(_ context.Context, b *engine.Batch) error {
 	}
 	var out []*engine.Record
 	for _, r := range b.Records {
+		if r.IsTombstone() {
+			// As Kafka Streams' grouped aggregations: a record without a
+			// value is ignored, and does not move stream time.
+			a.tombstones.Inc()
+			continue
+		}
 		ts, err := a.timestampOf(r)
 		if err != nil {
 			b.Fail(r, err)

@@ -223,3 +223,21 @@ func TestAtEndFlushesInChunks(t *testing.T) {
 		}
 	}
 }
+
+// TestTombstonesAreIgnored: a record without a value neither counts nor
+// moves stream time (a tombstone at a far time would otherwise close every
+// window), as in Kafka Streams' grouped aggregations.
+func TestTombstonesAreIgnored(t *testing.T) {
+	batch := append(events("a@1000", "a@2000"), proctest.Tombstones("a", "b")...)
+	batch = append(batch, events("a@3000")...)
+	results, dead := run(t, `- aggregate: {key: key, ops: {c: count()}, timestamp: 'value == nil ? 999999999 : value.t', emit: on_update,
+    window: {type: tumbling, size: 10s}}`, batch)
+	want := []string{
+		`{"key":"","window_start":0,"window_end":10000,"c":1}`,
+		`{"key":"","window_start":0,"window_end":10000,"c":2}`,
+		`{"key":"","window_start":0,"window_end":10000,"c":3}`,
+	}
+	if !slices.Equal(results, want) || len(dead) != 0 {
+		t.Fatalf("results %q, dead letters %q\nwant %q", results, dead, want)
+	}
+}

@@ -364,7 +364,7 @@ func TestBranchStartFailure(t *testing.T) {
           - when: 'true'
             processors: [ { hold: { name: B, fail_start: true } } ]
 `)
-	if err == nil || err.Error() != "pipeline.processors.0: pipeline.processors.0.branch.cases.1.processors.0: cannot start" {
+	if err == nil || err.Error() != "pipeline.processors.0: start: pipeline.processors.0.branch.cases.1.processors.0: cannot start" {
 		t.Fatalf("run error = %v", err)
 	}
 	proctest.Equal(t, "events", ev.get(), []string{"start A", "start B", "close A"})

@@ -26,6 +26,8 @@ func Plugin() engine.ProcessorPlugin {
 				"then applied in the order value, set, delete, key, headers, timestamp. " +
 				"A record for which an expression fails, or whose value is not a JSON object when set or delete is given, " +
 				"fails (it goes to the dead-letter output, or stops the pipeline, per on_error) and is left unchanged. " +
+				"A tombstone (a record without a value) stays one under set and delete, and value sees it as nil; " +
+				"a value set to nil makes the record a tombstone. " +
 				"At least one field must be given.",
 			Fields: []config.Field{
 				config.Expr("value", "Replaces the whole value with the expression's result: a string stays text, anything else becomes JSON.").
@@ -253,9 +255,10 @@ func (m *mapper) apply(rec *engine.Record, st *scratch) error {
 		}
 	}
 
-	// Compute the new value.
+	// Compute the new value. A tombstone has no object to edit: set and
+	// delete leave it a tombstone.
 	changed := m.value != nil
-	if len(m.sets) > 0 || len(m.deletes) > 0 {
+	if (len(m.sets) > 0 || len(m.deletes) > 0) && (m.value != nil || !rec.IsTombstone()) {
 		base := newValue
 		field := "set"
 		if len(m.sets) == 0 {

@@ -46,7 +46,8 @@ func TestMap(t *testing.T) {
 			name:  "value to a number, a list, null, text from JSON",
 			in:    proctest.JSON(`{"n":3}`, `{"n":4}`, `{"n":5}`, `{"n":6}`),
 			procs: `- map: { value: 'value.n == 3 ? value.n * 2 : value.n == 4 ? [value.n, "x"] : value.n == 5 ? nil : "six"' }`,
-			want:  []proctest.Out{v(`6`), v(`[4,"x"]`), v(`null`), v(`six`)},
+			// A value set to nil is a tombstone.
+			want: []proctest.Out{v(`6`), v(`[4,"x"]`), {NoKey: true, Tombstone: true}, v(`six`)},
 		},
 		{
 			name: "set fields, creating intermediate objects",
@@ -431,4 +432,19 @@ func benchRecords(n int) [][]byte {
 func itoa(i int) string {
 	b, _ := json.Marshal(i)
 	return string(b)
+}
+
+// TestTombstones: set and delete leave a record without a value a
+// tombstone (there is no object to edit) while key, headers and timestamp
+// still apply; value sees nil.
+func TestTombstones(t *testing.T) {
+	h := proctest.New(proctest.Tombstones("k1"), proctest.JSON(`{"a":1}`))
+	h.MustRun(t, proctest.Pipeline(`- map: { set: { b: '2' }, delete: [a], key: '"new"', headers: { seen: 'value == nil ? "tombstone" : "value"' } }`))
+	proctest.Equal(t, "output", h.Out("collect"), []proctest.Out{
+		{Key: "new", Tombstone: true, Headers: []string{"seen=tombstone"}},
+		{Key: "new", Value: `{"b":2}`, Headers: []string{"seen=value"}},
+	})
+	h = proctest.New(proctest.Tombstones("k1"))
+	h.MustRun(t, proctest.Pipeline(`- map: { value: 'value == nil ? "was a tombstone" : value' }`))
+	proctest.Equal(t, "output", h.Out("collect"), []proctest.Out{{Key: "k1", Value: "was a tombstone"}})
 }

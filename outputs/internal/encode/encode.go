@@ -25,7 +25,8 @@ func CodecField() config.Field {
 	return config.String("codec", "How each record is written, one per line. "+
 		"lines: the value's bytes (text as is, structured values as JSON). "+
 		"json_lines: the value as a JSON document (text becomes a JSON string). "+
-		"envelope: a JSON object with key (a string or null), value (as in json_lines), headers (an object, omitted when there are none) and timestamp (milliseconds); it shows a dead-letter record's error headers.").
+		"envelope: a JSON object with key (a string or null), value (as in json_lines; null for a tombstone), op and before for a record that stands for a change of a row (omitted otherwise), headers (an object, omitted when there are none) and timestamp (milliseconds); it shows a dead-letter record's error headers. "+
+		"A tombstone is an empty line under lines and null under json_lines.").
 		Default(Lines).Enum(Lines, JSONLines, Envelope).Example(JSONLines, Envelope)
 }
 
@@ -80,6 +81,9 @@ func (e *Encoder) Encode(records []*engine.Record) ([]byte, error) {
 // JSON bytes that is not valid JSON is written as a string when validate is
 // set, or when it spans lines; otherwise it is copied unchecked (the hot path).
 func appendValue(buf []byte, r *engine.Record, validate bool) ([]byte, error) {
+	if r.IsTombstone() {
+		return append(buf, "null"...), nil
+	}
 	b, err := r.Bytes()
 	if err != nil {
 		return buf, err
@@ -112,6 +116,18 @@ func appendEnvelope(buf []byte, r *engine.Record) ([]byte, error) {
 	buf, err := appendValue(buf, r, true)
 	if err != nil {
 		return buf, err
+	}
+	if r.Op != engine.OpNone {
+		buf = append(buf, `,"op":"`...)
+		buf = append(buf, r.Op.String()...)
+		buf = append(buf, '"')
+	}
+	if r.Before != nil {
+		before, err := json.Marshal(r.Before)
+		if err != nil {
+			return buf, fmt.Errorf("before: %v", err)
+		}
+		buf = append(append(buf, `,"before":`...), before...)
 	}
 	if len(r.Headers) > 0 {
 		buf = append(buf, `,"headers":{`...)

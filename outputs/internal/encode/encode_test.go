@@ -16,6 +16,11 @@ type recSpec struct {
 	key     []byte
 	headers []engine.Header
 	ts      int64
+	// A record without a value (value, json and decoded unused), or a
+	// change of a row.
+	tombstone bool
+	op        engine.Operation
+	before    any
 }
 
 func (s recSpec) record() *engine.Record {
@@ -24,10 +29,13 @@ func (s recSpec) record() *engine.Record {
 		format = engine.JSON
 	}
 	r := engine.NewRecord([]byte(s.value), format)
+	if s.tombstone {
+		r = engine.NewRecord(nil, format)
+	}
 	if s.decoded != nil {
 		r.SetValue(s.decoded)
 	}
-	r.Key, r.Headers, r.Timestamp = s.key, s.headers, s.ts
+	r.Key, r.Headers, r.Timestamp, r.Op, r.Before = s.key, s.headers, s.ts, s.op, s.before
 	return r
 }
 
@@ -64,6 +72,16 @@ func TestEncode(t *testing.T) {
 			lines: "v", jsonLines: `"v"`, envelope: `{"key":"k1","value":"v","headers":{"error":"boom\n","n":"1"},"timestamp":1700000000000}`},
 		{name: "empty key, repeated header", rec: recSpec{value: "v", key: []byte{}, headers: hdr("a", "1", "b", "2", "a", "3")},
 			lines: "v", jsonLines: `"v"`, envelope: `{"key":"","value":"v","headers":{"b":"2","a":"3"},"timestamp":0}`},
+		{name: "tombstone read as text", rec: recSpec{tombstone: true, key: []byte("k")},
+			lines: "", jsonLines: `null`, envelope: `{"key":"k","value":null,"timestamp":0}`},
+		{name: "tombstone read as json", rec: recSpec{tombstone: true, json: true},
+			lines: "", jsonLines: `null`, envelope: `{"key":null,"value":null,"timestamp":0}`},
+		{name: "the JSON text null is a value", rec: recSpec{value: "null", json: true},
+			lines: "null", jsonLines: `null`, envelope: `{"key":null,"value":null,"timestamp":0}`},
+		{name: "an update with the row before", rec: recSpec{value: `{"id":1,"n":2}`, json: true, op: engine.OpUpdate, before: map[string]any{"id": int64(1), "n": int64(1)}},
+			lines: `{"id":1,"n":2}`, jsonLines: `{"id":1,"n":2}`, envelope: `{"key":null,"value":{"id":1,"n":2},"op":"u","before":{"id":1,"n":1},"timestamp":0}`},
+		{name: "a delete", rec: recSpec{tombstone: true, key: []byte("1"), op: engine.OpDelete, before: map[string]any{"id": int64(1)}},
+			lines: "", jsonLines: `null`, envelope: `{"key":"1","value":null,"op":"d","before":{"id":1},"timestamp":0}`},
 		{name: "escapes", rec: recSpec{value: "tab\t<&>\x01\u2028é\xff"},
 			lines: "tab\t<&>\x01\u2028é\xff", jsonLines: `"tab\t<&>\u0001\u2028é\ufffd"`, envelope: `{"key":null,"value":"tab\t<&>\u0001\u2028é\ufffd","timestamp":0}`},
 	}

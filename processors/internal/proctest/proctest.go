@@ -43,6 +43,7 @@ type Out struct {
 	Key       string
 	NoKey     bool // the record had no key (nil)
 	Value     string
+	Tombstone bool     // the record had no value (nil); Value is empty
 	Headers   []string // "key=value", in order
 	Timestamp int64
 }
@@ -77,6 +78,17 @@ func JSON(values ...string) []*engine.Record {
 }
 
 // Text makes records of text values.
+// Tombstones makes records without a value, one per key, as a JSON input
+// reads them.
+func Tombstones(keys ...string) []*engine.Record {
+	recs := make([]*engine.Record, len(keys))
+	for i, k := range keys {
+		recs[i] = engine.NewRecord(nil, engine.JSON)
+		recs[i].SetKeyFromInput([]byte(k))
+	}
+	return recs
+}
+
 func Text(values ...string) []*engine.Record {
 	return records(engine.Text, values)
 }
@@ -188,7 +200,7 @@ func (in *input) Read(ctx context.Context) (engine.InputBatch, error) {
 		}
 		in.offs[part]++
 	}
-	return engine.InputBatch{Records: recs, Partition: part, Position: strconv.FormatInt(in.offs[part], 10)}, nil
+	return engine.InputBatch{Records: recs, Partition: part, Position: engine.IntPosition("offset", in.offs[part])}, nil
 }
 
 func (in *input) Close(context.Context) error { return nil }
@@ -205,7 +217,7 @@ func (o *output) Write(_ context.Context, recs []*engine.Record) error {
 		if err != nil {
 			return fmt.Errorf("encoding %s: %w", r.Describe(), err)
 		}
-		out := Out{Key: string(r.Key), NoKey: r.Key == nil, Value: string(v), Timestamp: r.Timestamp}
+		out := Out{Key: string(r.Key), NoKey: r.Key == nil, Value: string(v), Tombstone: r.IsTombstone(), Timestamp: r.Timestamp}
 		for _, h := range r.Headers {
 			out.Headers = append(out.Headers, h.Key+"="+string(h.Value))
 		}

@@ -1,0 +1,152 @@
+package engine
+
+import (
+	"context"
+	"sync"
+)
+
+// A task processes the batches of one partition of one input, in order.
+// Within a task, every top-level processor runs in a goroutine of its own
+// and batches pass from one stage to the next, so the steps of a chain work
+// on consecutive batches at once, while each step (and its state shard)
+// still sees one batch at a time, in order.
+
+// taskItem is one read batch on its way to its task.
+type taskItem struct {
+	input   string // the input's path, named by failures found at intake
+	records []*Record
+	ack     *batchAck
+}
+
+// taskKey names a task: an input and one of its partitions. Two inputs
+// whose partitions share a name never share a task, a state shard or a
+// position.
+type taskKey struct {
+	input     int
+	partition string
+}
+
+// StatePartition is the name of the state shard of an input's partition:
+// the partition's name, qualified by the input's path for every input but
+// the main one (`input:`), so that partitions of two inputs never share a
+// shard. The main input's shards keep their plain names, as they had before
+// inputs were told apart: state written then still means the same.
+func StatePartition(inputPath, partition string) string {
+	if inputPath == mainInputPath {
+		return partition
+	}
+	return inputPath + "/" + partition
+}
+
+// mainInputPath is the config path of the main input.
+const mainInputPath = "input"
+
+// taskSet is the tasks one reader started, by key.
+type taskSet struct {
+	r     *runner
+	tasks map[taskKey]chan taskItem
+}
+
+func (r *runner) newTaskSet() *taskSet {
+	return &taskSet{r: r, tasks: map[taskKey]chan taskItem{}}
+}
+
+// send hands an item to the task of key, starting the task on its first.
+func (ts *taskSet) send(ctx context.Context, key taskKey, item taskItem) {
+	ch, ok := ts.tasks[key]
+	if !ok {
+		ch = make(chan taskItem, 2)
+		ts.tasks[key] = ch
+		shard := StatePartition(ts.r.p.inputs[key.input].path, key.partition)
+		ts.r.taskWG.Go(func() { ts.r.runTask(ctx, shard, ch) })
+	}
+	ch <- item
+}
+
+// close ends the tasks once they processed what they were sent.
+func (ts *taskSet) close() {
+	for _, ch := range ts.tasks {
+		close(ch)
+	}
+}
+
+// runTask processes one partition's batches in order, a stage per
+// top-level processor.
+func (r *runner) runTask(ctx context.Context, shard string, items <-chan taskItem) {
+	// A stop request must not cut a batch in half: processing uses a context
+	// that is not cancelled by it.
+	ctx = context.WithoutCancel(ctx)
+	steps := r.p.chain.Len()
+	if steps <= 1 {
+		for item := range items {
+			b := r.newTaskBatch(shard, item)
+			r.finish(b, item.ack, r.p.chain.Process(ctx, b))
+		}
+		return
+	}
+	type staged struct {
+		b   *Batch
+		ack *batchAck
+		err error
+	}
+	stages := make([]chan staged, steps)
+	for i := range stages {
+		stages[i] = make(chan staged, 1)
+	}
+	var wg sync.WaitGroup
+	for i := range steps {
+		wg.Go(func() {
+			last := i == steps-1
+			if !last {
+				defer close(stages[i+1])
+			}
+			for sb := range stages[i] {
+				if sb.err == nil {
+					sb.err = r.p.chain.processStep(ctx, i, sb.b)
+				}
+				if last {
+					r.finish(sb.b, sb.ack, sb.err)
+				} else {
+					stages[i+1] <- sb
+				}
+			}
+		})
+	}
+	for item := range items {
+		stages[0] <- staged{b: r.newTaskBatch(shard, item), ack: item.ack}
+	}
+	close(stages[0])
+	wg.Wait()
+}
+
+// newTaskBatch makes the batch the chain runs over. A value that its input's
+// codec cannot read fails here, at intake, rather than when (or if) a
+// processor first looks at it: a JSON input never passes invalid JSON on.
+func (r *runner) newTaskBatch(shard string, item taskItem) *Batch {
+	b := newBatch(item.records, len(r.p.outputs))
+	b.Partition = shard
+	b.step = item.input
+	kept := item.records[:0]
+	for i, rec := range item.records {
+		rec.seq = int32(i)
+		if err := rec.checkDecodable(); err != nil {
+			b.Fail(rec, err)
+			continue
+		}
+		kept = append(kept, rec)
+	}
+	b.Records = kept
+	b.step = ""
+	return b
+}
+
+// finish sends a processed batch to its outputs, or fails the run when
+// processing it failed.
+func (r *runner) finish(b *Batch, ack *batchAck, err error) {
+	if err != nil {
+		r.failBatch(ack, err)
+		return
+	}
+	r.dispatch(b, ack)
+	r.commitIfCacheFull()
+}
