@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -119,4 +120,40 @@ func TestGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	g.leave()
+}
+
+// TestMaxInFlightStopsReading: with the sink stalled, a pipeline reads
+// max_in_flight batches and then waits; once the sink takes writes, the
+// rest is read and written.
+func TestMaxInFlightStopsReading(t *testing.T) {
+	batches := make([][]string, 20)
+	for i := range batches {
+		batches[i] = []string{fmt.Sprint(i)}
+	}
+	f := newFixture(&testInput{batches: batches})
+	p := f.build(t, "input: {scripted: {}}\noutput: {collect: {name: out}}\nmax_in_flight: 3\n")
+	out := f.outs["out"]
+	out.gate = make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background()) }()
+	read := func() int {
+		f.in.mu.Lock()
+		defer f.in.mu.Unlock()
+		return f.in.next
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for read() < 3 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := read(); n != 3 {
+		t.Fatalf("%d batches read with the sink stalled, want max_in_flight = 3", n)
+	}
+	close(out.gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := len(out.values()); got != 20 {
+		t.Fatalf("%d records written, want 20", got)
+	}
 }

@@ -76,47 +76,53 @@ func (r *runner) runTask(ctx context.Context, shard string, items <-chan taskIte
 	// A stop request must not cut a batch in half: processing uses a context
 	// that is not cancelled by it.
 	ctx = context.WithoutCancel(ctx)
-	steps := r.p.chain.Len()
-	if steps <= 1 {
+	if r.p.chain.Len() <= 1 {
 		for item := range items {
 			b := r.newTaskBatch(shard, item)
 			r.finish(b, item.ack, r.p.chain.Process(ctx, b))
 		}
 		return
 	}
-	type staged struct {
-		b   *Batch
-		ack *batchAck
-		err error
-	}
-	stages := make([]chan staged, steps)
+	stages := make([]chan stagedBatch, r.p.chain.Len())
 	for i := range stages {
-		stages[i] = make(chan staged, 1)
+		stages[i] = make(chan stagedBatch, 1)
 	}
 	var wg sync.WaitGroup
-	for i := range steps {
-		wg.Go(func() {
-			last := i == steps-1
-			if !last {
-				defer close(stages[i+1])
-			}
-			for sb := range stages[i] {
-				if sb.err == nil {
-					sb.err = r.p.chain.processStep(ctx, i, sb.b)
-				}
-				if last {
-					r.finish(sb.b, sb.ack, sb.err)
-				} else {
-					stages[i+1] <- sb
-				}
-			}
-		})
+	for i := range stages {
+		wg.Go(func() { r.runStage(ctx, i, stages) })
 	}
 	for item := range items {
-		stages[0] <- staged{b: r.newTaskBatch(shard, item), ack: item.ack}
+		stages[0] <- stagedBatch{b: r.newTaskBatch(shard, item), ack: item.ack}
 	}
 	close(stages[0])
 	wg.Wait()
+}
+
+// stagedBatch is a batch between two stages of a task; err is the failure
+// of a stage before, which the later ones pass on.
+type stagedBatch struct {
+	b   *Batch
+	ack *batchAck
+	err error
+}
+
+// runStage runs step i over the batches of its stage, handing each to the
+// next stage, or, after the last step, to the outputs.
+func (r *runner) runStage(ctx context.Context, i int, stages []chan stagedBatch) {
+	last := i == len(stages)-1
+	if !last {
+		defer close(stages[i+1])
+	}
+	for sb := range stages[i] {
+		if sb.err == nil {
+			sb.err = r.p.chain.processStep(ctx, i, sb.b)
+		}
+		if last {
+			r.finish(sb.b, sb.ack, sb.err)
+		} else {
+			stages[i+1] <- sb
+		}
+	}
 }
 
 // newTaskBatch makes the batch the chain runs over. A value that its input's
