@@ -238,26 +238,30 @@ func (f *faultRun) failOnce(key kmsg.Key, nth int32, eligible func(kmsg.Request)
 	return &injected
 }
 
+// invalidRecords answers a produce request: every partition failed with
+// INVALID_RECORD.
+func invalidRecords(req kmsg.Request) kmsg.Response {
+	pr := req.(*kmsg.ProduceRequest)
+	resp := pr.ResponseKind().(*kmsg.ProduceResponse)
+	for _, rt := range pr.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.ErrorCode = kerr.InvalidRecord.Code
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
+}
+
 func TestFailedProduceAbortsAndRewinds(t *testing.T) {
 	f := newFaultRun(t)
 	// Only the pipeline produces once it runs (the input was filled
 	// before). Produce v13 names topics by id, not by name.
-	injected := f.failOnce(kmsg.Produce, 3, func(kmsg.Request) bool { return true }, func(req kmsg.Request) kmsg.Response {
-		pr := req.(*kmsg.ProduceRequest)
-		resp := pr.ResponseKind().(*kmsg.ProduceResponse)
-		for _, rt := range pr.Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic, st.TopicID = rt.Topic, rt.TopicID
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.InvalidRecord.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp
-	})
+	injected := f.failOnce(kmsg.Produce, 3, func(kmsg.Request) bool { return true }, invalidRecords)
 	f.start(t)
 	waitFor(t, "the injected produce error", f, injected.Load)
 	f.requireExactlyOnce(t, "a failed produce")

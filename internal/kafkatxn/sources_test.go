@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -50,22 +49,7 @@ func (f *faultRun) failProduceAfterCommits(n int32) func() bool {
 		return nil, nil, false
 	})
 	after := func(kmsg.Request) bool { return commits.Load() >= n }
-	injected := f.failOnce(kmsg.Produce, 1, after, func(req kmsg.Request) kmsg.Response {
-		pr := req.(*kmsg.ProduceRequest)
-		resp := pr.ResponseKind().(*kmsg.ProduceResponse)
-		for _, rt := range pr.Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic, st.TopicID = rt.Topic, rt.TopicID
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.InvalidRecord.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp
-	})
+	injected := f.failOnce(kmsg.Produce, 1, after, invalidRecords)
 	return injected.Load
 }
 
