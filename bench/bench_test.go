@@ -88,13 +88,16 @@ func registry() *engine.Registry {
 	return engine.NewRegistry(inputs.Register, processors.Register, outputs.Register)
 }
 
+// runConfig runs a pipeline to its end, with a state directory of its own:
+// every run reads its input from the start, and pays for keeping its
+// positions as a user's run does.
 func runConfig(tb testing.TB, yaml string) {
 	tb.Helper()
 	doc, err := config.Load("bench.yaml", []byte(yaml), config.LoadOptions{})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p, err := engine.Build(doc, registry(), engine.BuildOptions{})
+	p, err := engine.Build(doc, registry(), engine.BuildOptions{StateDir: tb.TempDir()})
 	if err != nil {
 		tb.Fatal(err)
 	}
