@@ -439,7 +439,8 @@ func startPipeline(b *testing.B, config string) *pipelineProc {
 	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	return startPipelineProc(b, pipelineBinary(b), "run", "-c", path)
+	// A state directory of its own: a file input reads from the start.
+	return startPipelineProc(b, pipelineBinary(b), "run", "-c", path, "-s", "state.dir="+b.TempDir())
 }
 
 // stop asks the pipeline to stop (as a user does, with SIGTERM) and waits

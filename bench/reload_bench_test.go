@@ -34,14 +34,16 @@ func BenchmarkReloadPause(b *testing.B) {
 			b.Fatal(err)
 		}
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		stateDir := b.TempDir() // the generator's position, kept across restarts
 		config := func(tag int) []byte {
 			return fmt.Appendf(nil, `
 name: reload-bench
 input: {generate: {value: 'meta.offset', interval: 1ms}}
 pipeline: {processors: [{map: {value: '"v%d-" + string(value)'}}]}
 output: {file: {path: %q}}
+state: {dir: %q}
 http: {address: %q}
-`, tag, out, addr)
+`, tag, out, stateDir, addr)
 		}
 		publish := func(tag int) {
 			tmp := cfg + ".tmp"
