@@ -8,7 +8,7 @@ BIN       := build/pipeline
 PKGS      := ./...
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: all build image test vet fmt-check bench fuzz clean
+.PHONY: all build image test vet fmt-check bench stress fuzz clean
 
 all: build
 
@@ -28,6 +28,16 @@ vet:
 
 test: fmt-check vet build
 	$(GO) test $(TEST_FLAGS) $(PKGS)
+
+# Fault tests, looped with both cores kept busy (a fault test that fails 1
+# run in 20 fails here), with STRESS=1 for their longer variants (more kills,
+# more records). STRESS_COUNT runs of each; the first failure stops it.
+STRESS_COUNT ?= 20
+STRESS_TESTS ?= SIGKILL|SIGTERM|Rewind|Fence|Drain|TwoKafka|NonKafka|Restore|Rebalance|BrokerRestart|FileChanged
+stress: build
+	@yes > /dev/null & a=$$!; yes > /dev/null & b=$$!; trap "kill $$a $$b" EXIT; \
+	STRESS=1 $(GO) test -race -count=$(STRESS_COUNT) -failfast -timeout 600m -run '$(STRESS_TESTS)' \
+		./engine/... ./internal/kafkatxn/... ./e2e/...
 
 # Benchmarks print their figure beside a baseline measured in the same run.
 bench: build
