@@ -269,7 +269,7 @@ func TestStatelessFileSIGKILLAtLeastOnce(t *testing.T) {
 	const commitInterval = 50 * time.Millisecond
 	// The most a committed position may lag the output at a kill: a
 	// commit every 50 ms, slack for a busy machine.
-	const maxLag = 10 * commitInterval
+	const maxLag = 5 * commitInterval
 	kills := stressed(5, 30)
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "in.txt"), filepath.Join(dir, "out.txt")
