@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
 
 	"github.com/pipelinehq/pipeline/engine"
 	"github.com/pipelinehq/pipeline/inputs"
@@ -25,7 +26,7 @@ import (
 // operations endpoints across its life. The service itself never imports
 // components; only its tests do.
 func TestEndpointsWithBuiltinComponents(t *testing.T) {
-	checkNoLeaks(t)
+	t.Cleanup(func() { goleak.VerifyNone(t) })
 	ctx, stop := context.WithCancel(t.Context())
 	defer stop()
 	s := start(t, ctx, Options{

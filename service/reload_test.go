@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/engine"
 	"github.com/pipelinehq/pipeline/inputs"
@@ -171,7 +173,7 @@ func metricValue(t *testing.T, baseURL, series string) string {
 // drained, continuing the input where it stopped: the output's numbers have
 // no gap or repeat, and each config's lines are one block.
 func TestReloadSwapsAtACleanBoundary(t *testing.T) {
-	checkNoLeaks(t)
+	t.Cleanup(func() { goleak.VerifyNone(t) })
 	dir := t.TempDir()
 	path, out := filepath.Join(dir, "p.yaml"), filepath.Join(dir, "out.txt")
 	write := func(text string) { writeFile(t, path, text) }
@@ -221,7 +223,7 @@ func TestReloadSwapsAtACleanBoundary(t *testing.T) {
 // of the last good config running, with the reason (file:line:col for the
 // config error); the failure metrics say so, and a fixed file applies.
 func TestReloadRefusesWhatCannotRun(t *testing.T) {
-	checkNoLeaks(t)
+	t.Cleanup(func() { goleak.VerifyNone(t) })
 	dir := t.TempDir()
 	path, out := filepath.Join(dir, "p.yaml"), filepath.Join(dir, "out.txt")
 	write := func(text string) { writeFile(t, path, text) }

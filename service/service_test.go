@@ -11,12 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/engine"
@@ -97,29 +98,6 @@ func writeConfig(t *testing.T, text string) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-// checkNoLeaks fails the test when goroutines started during it are still
-// running once it ends. goleak is not a dependency; counting with a short
-// retry covers what Run promises, since tests here do not run in parallel.
-func checkNoLeaks(t *testing.T) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(3 * time.Second)
-		for {
-			now := runtime.NumGoroutine()
-			if now <= before {
-				return
-			}
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				t.Errorf("%d goroutines before the test, %d after:\n%s", before, now, buf[:runtime.Stack(buf, true)])
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	})
 }
 
 // started runs the service in the background and returns the operations
@@ -218,7 +196,7 @@ http:
 `
 
 func TestSignalDrainsAndEndpointsFollowTheRun(t *testing.T) {
-	checkNoLeaks(t)
+	t.Cleanup(func() { goleak.VerifyNone(t) })
 	g := newGate()
 	defer g.open()
 	signals := make(chan os.Signal, 2)
@@ -259,7 +237,7 @@ func TestSignalDrainsAndEndpointsFollowTheRun(t *testing.T) {
 }
 
 func TestSecondSignalForcesExit(t *testing.T) {
-	checkNoLeaks(t)
+	t.Cleanup(func() { goleak.VerifyNone(t) })
 	g := newGate()
 	defer g.open()
 	signals := make(chan os.Signal, 2)
@@ -289,7 +267,7 @@ func TestSecondSignalForcesExit(t *testing.T) {
 }
 
 func TestContextCancelDrains(t *testing.T) {
-	checkNoLeaks(t)
+	t.Cleanup(func() { goleak.VerifyNone(t) })
 	g := newGate()
 	g.open()
 	ctx, cancel := context.WithCancel(t.Context())
@@ -307,7 +285,7 @@ func TestContextCancelDrains(t *testing.T) {
 }
 
 func TestConfigErrorsStartNothing(t *testing.T) {
-	checkNoLeaks(t)
+	t.Cleanup(func() { goleak.VerifyNone(t) })
 	path := writeConfig(t, "input:\n  tick: {}\noutput:\n  gated: {}\nhttp:\n  address: 127.0.0.1:0\n")
 	listened := false
 	err := Run(t.Context(), Options{
@@ -332,7 +310,7 @@ func TestConfigErrorsStartNothing(t *testing.T) {
 }
 
 func TestOverridesApply(t *testing.T) {
-	checkNoLeaks(t)
+	t.Cleanup(func() { goleak.VerifyNone(t) })
 	// The file alone would fight over the default port; the override moves it.
 	path := writeConfig(t, "input:\n  ticks: {}\noutput:\n  gated: {}\n")
 	g := newGate()
@@ -353,7 +331,7 @@ func TestOverridesApply(t *testing.T) {
 }
 
 func TestPortInUseIsAnError(t *testing.T) {
-	checkNoLeaks(t)
+	t.Cleanup(func() { goleak.VerifyNone(t) })
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -382,7 +360,7 @@ func TestLoggerFromConfigAndOverrides(t *testing.T) {
 		{name: "flags only", level: "debug", format: "json", wantJSON: true, wantDebug: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			checkNoLeaks(t)
+			t.Cleanup(func() { goleak.VerifyNone(t) })
 			g := newGate()
 			g.open()
 			ctx, cancel := context.WithCancel(t.Context())
@@ -427,7 +405,7 @@ func TestBadLogFlagIsAnError(t *testing.T) {
 }
 
 func TestHTTPDisabled(t *testing.T) {
-	checkNoLeaks(t)
+	t.Cleanup(func() { goleak.VerifyNone(t) })
 	g := newGate()
 	g.open()
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)

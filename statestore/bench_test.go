@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 const benchKeys = 1_000_000
@@ -22,13 +24,23 @@ var bench struct {
 	err       error
 }
 
+// TestMain closes the benchmarks' database once every test and benchmark
+// ran, and then fails the run when one of them left a goroutine behind.
 func TestMain(m *testing.M) {
-	code := m.Run()
+	goleak.VerifyTestMain(closingBench{m})
+}
+
+// closingBench runs the tests and benchmarks, then closes the database the
+// benchmarks share, so that its goroutines are gone before goleak looks.
+type closingBench struct{ m *testing.M }
+
+func (c closingBench) Run() int {
+	code := c.m.Run()
 	if bench.db != nil {
 		bench.db.Close()
 		os.RemoveAll(bench.dir)
 	}
-	os.Exit(code)
+	return code
 }
 
 func benchKey(i int) []byte {

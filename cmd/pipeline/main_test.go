@@ -13,14 +13,25 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"go.uber.org/goleak"
 )
 
 // TestMain makes this test binary double as the pipeline command: a script's
-// `exec pipeline ...` runs main in a child process.
+// `exec pipeline ...` runs main in a child process. The tests themselves
+// fail when one of them left a goroutine behind.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(leakChecked{m}, map[string]func(){
 		"pipeline": main,
 	})
+}
+
+// leakChecked runs the tests as goleak.VerifyTestMain does, but hands the
+// exit code back to testscript.Main, which exits with it.
+type leakChecked struct{ m *testing.M }
+
+func (l leakChecked) Run() (code int) {
+	goleak.VerifyTestMain(l.m, goleak.Cleanup(func(c int) { code = c }))
+	return code
 }
 
 // TestScripts runs testdata/script/*.txtar. Each script starts in a fresh
