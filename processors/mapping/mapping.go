@@ -220,7 +220,13 @@ func (m *mapper) apply(rec *engine.Record, st *scratch) error {
 			return fmt.Errorf("value: %w", err)
 		}
 	}
+	// A tombstone has no object to edit: set and delete leave it one, and
+	// their expressions (value.a of nil) are not evaluated.
+	edits := (len(m.sets) > 0 || len(m.deletes) > 0) && (m.value != nil || !rec.IsTombstone())
 	for i, s := range m.sets {
+		if !edits {
+			break
+		}
 		if st.sets[i], err = s.expr.Eval(rec); err != nil {
 			return fmt.Errorf("set %s: %w", s.path.text, err)
 		}
@@ -255,10 +261,9 @@ func (m *mapper) apply(rec *engine.Record, st *scratch) error {
 		}
 	}
 
-	// Compute the new value. A tombstone has no object to edit: set and
-	// delete leave it a tombstone.
+	// Compute the new value.
 	changed := m.value != nil
-	if (len(m.sets) > 0 || len(m.deletes) > 0) && (m.value != nil || !rec.IsTombstone()) {
+	if edits {
 		base := newValue
 		field := "set"
 		if len(m.sets) == 0 {

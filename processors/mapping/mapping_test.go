@@ -439,7 +439,7 @@ func itoa(i int) string {
 // still apply; value sees nil.
 func TestTombstones(t *testing.T) {
 	h := proctest.New(proctest.Tombstones("k1"), proctest.JSON(`{"a":1}`))
-	h.MustRun(t, proctest.Pipeline(`- map: { set: { b: '2' }, delete: [a], key: '"new"', headers: { seen: 'value == nil ? "tombstone" : "value"' } }`))
+	h.MustRun(t, proctest.Pipeline(`- map: { set: { b: 'value.a + 1' }, delete: [a], key: '"new"', headers: { seen: 'value == nil ? "tombstone" : "value"' } }`))
 	proctest.Equal(t, "output", h.Out("collect"), []proctest.Out{
 		{Key: "new", Tombstone: true, Headers: []string{"seen=tombstone"}},
 		{Key: "new", Value: `{"b":2}`, Headers: []string{"seen=value"}},
