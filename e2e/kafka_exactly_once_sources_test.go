@@ -109,6 +109,25 @@ func (w *positionsWatch) await(t *testing.T, p *bgPipeline, n int64) {
 	}
 }
 
+// kcatPosition is the last position in a positions topic (one partition)
+// as a read_committed kcat reads it, 0 while it holds none.
+func kcatPosition(t *testing.T, bootstrap, topic, field string) int64 {
+	t.Helper()
+	out := strings.TrimSpace(kcat(t, "", "-C", "-b", bootstrap, "-t", topic, "-X", "isolation.level=read_committed", "-e", "-q", "-f", "%s\n"))
+	if out == "" {
+		return 0
+	}
+	lines := strings.Split(out, "\n")
+	var points []struct {
+		Position map[string]json.RawMessage `json:"position"`
+	}
+	var n int64
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &points); err != nil || len(points) != 1 || json.Unmarshal(points[0].Position[field], &n) != nil {
+		t.Fatalf("%s: the last record %q is not one position with %q (%v)", topic, lines[len(lines)-1], field, err)
+	}
+	return n
+}
+
 // requireExactlyOnce wants got (sorted or not) to hold every line of want
 // exactly once and nothing else, and says what is missing, repeated or
 // unexpected. It is linear, for outputs of many records.
@@ -184,8 +203,8 @@ var resumedTxnLog = regexp.MustCompile(`msg="resuming from positions committed i
 // committed their positions, restarted on the same state each time, then
 // run to the end of the input. A read_committed read of the output holds
 // each record's result exactly once. Every kill is checked to have come
-// mid-stream and every restart to have resumed from the positions topic,
-// at or past the position seen committed before the kill.
+// mid-stream and every restart to have resumed exactly at the position
+// that kcat reads committed last in the positions topic.
 func TestExactlyOnceNonKafkaInputsSIGKILL(t *testing.T) {
 	t.Parallel()
 	for _, src := range eosSources {
@@ -223,35 +242,37 @@ http: { enabled: false }
 	began := time.Now()
 
 	var report []string
+	var committed int64 // the position committed last, 0 before the first run
 	for kill := 1; kill <= kills; kill++ {
-		before := watch.last.Load()
 		p := startPipeline(t, cfg)
-		watch.await(t, p, before+step*int64(1+rng.IntN(4)))
+		watch.await(t, p, committed+step*int64(1+rng.IntN(4)))
 		time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
 		if err := p.cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
 		<-p.done
-		seen := watch.last.Load()
-		if p.err == nil || seen >= end {
-			t.Fatalf("kill %d came after the end of the input (position %d of %d committed; exit %v):\n%s", kill, seen, end, p.err, lastLines(p.stderr(), 20))
+		if at := resumedAt(t, resumedTxnLog, p.stderr()); kill > 1 && at != committed {
+			t.Fatalf("run %d resumed at %d (-1: logged no resume), want %d, the position committed last:\n%s",
+				kill, at, committed, lastLines(p.stderr(), 20))
 		}
-		if kill > 1 {
-			at := resumedAt(t, resumedTxnLog, p.stderr())
-			if at < before {
-				t.Fatalf("run %d resumed at %d (-1: logged no resume), before the position %d seen committed by the run before:\n%s",
-					kill, at, before, lastLines(p.stderr(), 20))
-			}
+		// What the positions topic holds now, read_committed by kcat, and
+		// the watch caught up with it: the next run's start.
+		committed = kcatPosition(t, bootstrap, watch.topic, field)
+		watch.await(t, p, committed)
+		if p.err == nil || committed >= end {
+			t.Fatalf("kill %d came after the end of the input (position %d of %d committed; exit %v):\n%s", kill, committed, end, p.err, lastLines(p.stderr(), 20))
 		}
 		if kill <= 3 || kill%5 == 0 {
-			report = append(report, fmt.Sprintf("kill %d at %d", kill, seen))
+			report = append(report, fmt.Sprintf("kill %d at %d", kill, committed))
 		}
 	}
-	before := watch.last.Load()
 	last := startPipeline(t, cfg)
 	last.awaitExit(t, 3*time.Minute)
-	if at := resumedAt(t, resumedTxnLog, last.stderr()); at < before {
-		t.Fatalf("the last run resumed at %d (-1: logged no resume), before the position %d seen committed:\n%s", at, before, lastLines(last.stderr(), 20))
+	if at := resumedAt(t, resumedTxnLog, last.stderr()); at != committed {
+		t.Fatalf("the last run resumed at %d (-1: logged no resume), want %d, the position committed last:\n%s", at, committed, lastLines(last.stderr(), 20))
+	}
+	if final := kcatPosition(t, bootstrap, watch.topic, field); final != end {
+		t.Fatalf("after the last run %s holds position %d, want the end, %d", watch.topic, final, end)
 	}
 	watch.await(t, last, end)
 	watch.check(t)

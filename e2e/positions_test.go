@@ -282,13 +282,16 @@ func TestStatelessFileSIGKILLAtLeastOnce(t *testing.T) {
 	var runs []fileRun
 	var size int64
 	for kill := 0; kill <= kills; kill++ {
+		started := time.Now()
 		p := startPipeline(t, cfg)
 		run := fileRun{start: size}
 		if kill < kills {
-			// Kill once it has written another 2-6% of the file, 0-20 ms later.
+			// Kill once it has written another 2-6% of the file and run
+			// for four commit intervals (so it has committed), 0-20 ms
+			// later.
 			grow := int64(len(want)) * int64(2+rng.IntN(5)) / 100 * 5 / int64(kills)
 			run.samples = awaitSize(t, p, out, size+max(grow, 10*posLineLen))
-			time.Sleep(time.Duration(rng.IntN(20)) * time.Millisecond)
+			time.Sleep(time.Until(started.Add(4*commitInterval)) + time.Duration(rng.IntN(20))*time.Millisecond)
 			if err := p.cmd.Process.Kill(); err != nil {
 				t.Fatal(err)
 			}
