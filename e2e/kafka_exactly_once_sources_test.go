@@ -203,8 +203,9 @@ var resumedTxnLog = regexp.MustCompile(`msg="resuming from positions committed i
 // committed their positions, restarted on the same state each time, then
 // run to the end of the input. A read_committed read of the output holds
 // each record's result exactly once. Every kill is checked to have come
-// mid-stream and every restart to have resumed exactly at the position
-// that kcat reads committed last in the positions topic.
+// mid-stream, every restart to have resumed exactly at the position that
+// kcat reads committed last in the positions topic, and that topic to be
+// compacted.
 func TestExactlyOnceNonKafkaInputsSIGKILL(t *testing.T) {
 	t.Parallel()
 	for _, src := range eosSources {
@@ -276,12 +277,35 @@ http: { enabled: false }
 	}
 	watch.await(t, last, end)
 	watch.check(t)
+	if policy := cleanupPolicy(t, admin, watch.topic); policy != "compact" {
+		t.Fatalf("%s has cleanup.policy %q, want compact", watch.topic, policy)
+	}
 	took := time.Since(began)
 
 	got := kcatReadCommitted(t, bootstrap, out)
 	requireExactlyOnce(t, fmt.Sprintf("read_committed output after %d SIGKILLs", kills), got, want)
 	t.Logf("%s: %d SIGKILLs, all mid-stream (%s): read_committed output holds each of the %d records' results exactly once; in %v",
 		src.name, kills, strings.Join(report, "; "), len(want), took.Round(time.Millisecond))
+}
+
+// cleanupPolicy is a topic's cleanup.policy.
+func cleanupPolicy(t *testing.T, p progress, topic string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	configs, err := p.adm.DescribeTopicConfigs(ctx, topic)
+	if err == nil && len(configs) == 1 {
+		err = configs[0].Err
+	}
+	if err != nil {
+		t.Fatalf("describing the configs of %s: %v", topic, err)
+	}
+	for _, c := range configs[0].Configs {
+		if c.Key == "cleanup.policy" && c.Value != nil {
+			return *c.Value
+		}
+	}
+	return ""
 }
 
 // committedByTopic is a group's committed offsets, summed per topic.
