@@ -158,7 +158,10 @@ func awaitSize(t *testing.T, p *bgPipeline, path string, n int64) []sizeSample {
 			return samples
 		}
 		if p.exited() {
-			t.Fatalf("the pipeline exited with %d bytes of %d written (the input ended before the fault: too small for this machine?):\n%s",
+			if p.err != nil {
+				t.Fatalf("the pipeline failed (%v) with %d bytes of %d written:\n%s", p.err, size, n, lastLines(p.stderr(), 20))
+			}
+			t.Fatalf("the pipeline reached the end of its input with %d bytes of %d written, before the fault: the input is too small for this machine:\n%s",
 				size, n, lastLines(p.stderr(), 20))
 		}
 		if time.Now().After(deadline) {
