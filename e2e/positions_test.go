@@ -171,6 +171,23 @@ func awaitSize(t *testing.T, p *bgPipeline, path string, n int64) []sizeSample {
 	}
 }
 
+// sampleUntil samples the size of path every 2 ms until the time given or
+// until the pipeline exits.
+func sampleUntil(p *bgPipeline, path string, until time.Time) []sizeSample {
+	var samples []sizeSample
+	for !p.exited() {
+		now := time.Now()
+		if !now.Before(until) {
+			break
+		}
+		if st, err := os.Stat(path); err == nil {
+			samples = append(samples, sizeSample{now, st.Size()})
+		}
+		time.Sleep(min(2*time.Millisecond, until.Sub(now)))
+	}
+	return samples
+}
+
 // firstDiff describes where got and want first differ, for failures.
 func firstDiff(got, want []byte) string {
 	i := 0
@@ -250,30 +267,36 @@ func TestStatelessFileResumesAfterSIGTERM(t *testing.T) {
 
 // fileRun is one run of a pipeline killed in TestStatelessFileSIGKILL.
 type fileRun struct {
-	resumed    int64 // input byte it resumed at (0 for none)
-	start, end int64 // its output, as a range of the output file
-	killedAt   time.Time
-	samples    []sizeSample
-	log        string
+	resumed           int64 // input byte it resumed at (0 for none)
+	start, end        int64 // its output, as a range of the output file
+	started, killedAt time.Time
+	samples           []sizeSample
+	log               string
 }
 
 // TestStatelessFileSIGKILLAtLeastOnce kills a stateless file → map → file
-// pipeline with SIGKILL five times (30 under STRESS) at random moments,
+// pipeline (600k lines) with SIGKILL five times (20 under STRESS, of 1M
+// lines) at random moments,
 // restarting it each time on the same state.dir, then lets it run to the
 // end. Every run's output is checked byte for byte to be the input from
 // the position it resumed at, so: nothing is lost (each restart resumes at
 // or before the end of what the killed run wrote, never past it) and lines
-// repeat only from the last uncommitted interval: the committed position
-// each restart resumed at had been written at most a few commit intervals
-// before the kill. Every restart is checked to have resumed mid-file.
+// repeat only from the last uncommitted interval: each kill repeats at most
+// five commit intervals' worth of the killed run's output (or, on a machine
+// so busy that the run stalled, its committed position is at most 1 s old).
+// Every restart is checked to have resumed mid-file.
 func TestStatelessFileSIGKILLAtLeastOnce(t *testing.T) {
 	t.Parallel()
-	const n = 300_000
+	n := stressed(600_000, 999_999)
 	const commitInterval = 50 * time.Millisecond
-	// The most a committed position may lag the output at a kill: a
-	// commit every 50 ms, slack for a busy machine.
-	const maxLag = 5 * commitInterval
-	kills := stressed(5, 30)
+	// The most lines a kill may repeat, in commit intervals' worth of the
+	// killed run's output: a commit every 50 ms, slack for a busy machine.
+	// A run starved of CPU in bursts (make stress keeps both cores busy)
+	// writes fast between stalls and commits late; then the committed
+	// position must be at most maxStall old at the kill.
+	const maxIntervals = 5
+	const maxStall = time.Second
+	kills := stressed(5, 20)
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "in.txt"), filepath.Join(dir, "out.txt")
 	input := numberedLines("line-", 0, n)
@@ -287,21 +310,24 @@ func TestStatelessFileSIGKILLAtLeastOnce(t *testing.T) {
 	for kill := 0; kill <= kills; kill++ {
 		started := time.Now()
 		p := startPipeline(t, cfg)
-		run := fileRun{start: size}
+		run := fileRun{start: size, started: started}
 		if kill < kills {
-			// Kill once it has written another 2-6% of the file and run
+			// Kill once it has written another 1-3% of the file and run
 			// for four commit intervals (so it has committed), 0-20 ms
-			// later.
-			grow := int64(len(want)) * int64(2+rng.IntN(5)) / 100 * 5 / int64(kills)
+			// later; the output is sampled until the kill.
+			grow := int64(len(want)) * int64(1+rng.IntN(3)) / 100 * 5 / int64(kills)
 			run.samples = awaitSize(t, p, out, size+max(grow, 10*posLineLen))
-			time.Sleep(time.Until(started.Add(4*commitInterval)) + time.Duration(rng.IntN(20))*time.Millisecond)
-			if err := p.cmd.Process.Kill(); err != nil {
-				t.Fatal(err)
+			killAt := started.Add(4 * commitInterval)
+			if now := time.Now(); killAt.Before(now) {
+				killAt = now
 			}
+			run.samples = append(run.samples, sampleUntil(p, out, killAt.Add(time.Duration(rng.IntN(20))*time.Millisecond))...)
+			err := p.cmd.Process.Kill()
 			run.killedAt = time.Now()
 			<-p.done
-			if p.err == nil {
-				t.Fatalf("kill %d: the pipeline had exited by itself (the input ended before the kill):\n%s", kill+1, lastLines(p.stderr(), 20))
+			if err != nil || p.err == nil {
+				t.Fatalf("kill %d: the pipeline had exited by itself (%v) before the kill (%v); the input is too small for this machine?\n%s",
+					kill+1, p.err, err, lastLines(p.stderr(), 20))
 			}
 		} else {
 			p.awaitExit(t, 2*time.Minute)
@@ -319,6 +345,7 @@ func TestStatelessFileSIGKILLAtLeastOnce(t *testing.T) {
 
 	got := readFile(t, out)
 	var repeated int64
+	var worst float64
 	var report []string
 	for i, r := range runs {
 		seg := got[r.start:r.end]
@@ -326,7 +353,8 @@ func TestStatelessFileSIGKILLAtLeastOnce(t *testing.T) {
 			t.Fatalf("run %d resumed at byte %d; its output is not the input from there: %s", i+1, r.resumed, firstDiff(seg, want[r.resumed:min(int64(len(want)), r.resumed+int64(len(seg)))]))
 		}
 		if len(seg)%posLineLen != 0 {
-			t.Fatalf("run %d wrote a torn line: %d bytes", i+1, len(seg))
+			t.Fatalf("run %d, killed, left a torn line at the end of the output (%d bytes, %d of a line), which the restart appends to "+
+				"(the file output bug of TestFileOutputSIGKILLLeavesNoTornRecord)", i+1, len(seg), len(seg)%posLineLen)
 		}
 		if i == len(runs)-1 {
 			if r.resumed+int64(len(seg)) != int64(len(want)) {
@@ -360,19 +388,24 @@ func TestStatelessFileSIGKILLAtLeastOnce(t *testing.T) {
 			writtenAt = r.samples[len(r.samples)-1].at
 		}
 		lag := r.killedAt.Sub(writtenAt)
-		if lag > maxLag {
-			t.Fatalf("kill %d: the committed position (byte %d) had been written %v before the kill, more than %v (commit_interval %v): %d lines repeated",
-				i+1, next, lag.Round(time.Millisecond), maxLag, commitInterval, (reached-next)/posLineLen)
+		// What the run wrote in a commit interval, on average over its
+		// life: a stalled machine writes less, and repeats less.
+		perInterval := float64(len(seg)) * float64(commitInterval) / float64(r.killedAt.Sub(r.started)) / posLineLen
+		lines := (reached - next) / posLineLen
+		if float64(lines) > maxIntervals*perInterval && lag > maxStall {
+			t.Fatalf("kill %d: %d lines repeated, more than %d commit intervals' worth (%.0f lines each, on average over the run), and the committed position (byte %d) had been written %v before the kill, more than %v",
+				i+1, lines, maxIntervals, perInterval, next, lag.Round(time.Millisecond), maxStall)
 		}
-		repeated += (reached - next) / posLineLen
-		report = append(report, fmt.Sprintf("kill %d at line %d, resumed at %d (%d repeated, written %v before the kill)",
-			i+1, reached/posLineLen, next/posLineLen, (reached-next)/posLineLen, lag.Round(time.Millisecond)))
+		repeated += lines
+		worst = max(worst, float64(lines)/perInterval)
+		report = append(report, fmt.Sprintf("kill %d at line %d, resumed at %d (%d repeated, %.1f intervals' worth, written %v before the kill)",
+			i+1, reached/posLineLen, next/posLineLen, lines, float64(lines)/perInterval, lag.Round(time.Millisecond)))
 	}
 	if int64(len(got)) != int64(len(want))+repeated*posLineLen {
 		t.Fatalf("the output holds %d lines, want the %d of the input and %d repeated", len(got)/posLineLen, n, repeated)
 	}
-	t.Logf("%d SIGKILLs: every line written, %d repeated (each restart resumed at a position written at most %v before the kill); %s",
-		kills, repeated, maxLag, strings.Join(report, "; "))
+	t.Logf("%d SIGKILLs: every line written, %d repeated (at most %.1f commit intervals' worth at a kill); %s",
+		kills, repeated, worst, strings.Join(report, "; "))
 }
 
 // awaitLog waits until the pipeline logged msg, and returns its log so far.
@@ -560,5 +593,69 @@ func TestFileChangedUnderPath(t *testing.T) {
 				t.Fatalf("the second run read %d records, want %d", read, bytes.Count(c.wantOut, []byte("\n")))
 			}
 		})
+	}
+}
+
+// TestFileOutputSIGKILLLeavesNoTornRecord kills a file → map → file
+// pipeline with large records (4401 bytes; a batch is one write of 280
+// KiB) with SIGKILL up to ten times, then runs it to the end: every line
+// of the output must be a whole record. A SIGKILL during a write(2) can
+// leave a part of it in the file (the kernel stops a write between pages
+// for a fatal signal); the file output opens the file with O_APPEND and
+// writes the restart's first record right after that part, so one line is
+// a torn record joined to another. Skipped until the product is fixed (a
+// product bug, reported; not an e2e matter).
+func TestFileOutputSIGKILLLeavesNoTornRecord(t *testing.T) {
+	t.Skip("product bug: a SIGKILL mid-write leaves a torn record at the end of a file output, and the restart appends to it")
+	t.Parallel()
+	const n, repeat = 20_000, 400
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in.txt"), filepath.Join(dir, "out.txt")
+	writeFile(t, in, numberedLines("line-", 0, n))
+	cfg := writeConfig(t, fmt.Sprintf(`
+name: torn
+input:
+  file: { paths: [%q], batch_size: 64 }
+pipeline:
+  processors:
+    - map: { value: 'repeat(value, %d)' }
+output:
+  file: { path: %q }
+state: { dir: %q }
+commit_interval: 50ms
+http: { enabled: false }
+`, in, repeat, out, filepath.Join(dir, "state")))
+	recordLen := int64(repeat*(posLineLen-1) + 1)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 8))
+	torn := -1
+	for kill := 1; kill <= 10 && torn < 0; kill++ {
+		before := int64(len(readFile(t, out)))
+		p := startPipeline(t, cfg)
+		sampleUntil(p, out, time.Now().Add(time.Duration(20+rng.IntN(100))*time.Millisecond))
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		if p.err == nil {
+			break // it reached the end: the last run below finds it done
+		}
+		if st, err := os.Stat(out); err != nil || st.Size() == before {
+			continue
+		}
+		if st, err := os.Stat(out); err == nil && st.Size()%recordLen != 0 {
+			torn = kill
+			t.Logf("kill %d left %d bytes of a torn record at the end of the output", kill, st.Size()%recordLen)
+		}
+	}
+	last := startPipeline(t, cfg)
+	last.awaitExit(t, 2*time.Minute)
+	seen := map[string]bool{}
+	for i, line := range strings.Split(strings.TrimSuffix(string(readFile(t, out)), "\n"), "\n") {
+		if int64(len(line)) != recordLen-1 || line != strings.Repeat(line[:posLineLen-1], repeat) {
+			t.Fatalf("output line %d is not a whole record: %d bytes, want %d, starting %q (a kill left a torn record: kill %d)",
+				i+1, len(line), recordLen-1, line[:min(len(line), 3*posLineLen)], torn)
+		}
+		seen[line[:posLineLen-1]] = true
+	}
+	if len(seen) != n {
+		t.Fatalf("the output holds %d distinct records, want %d", len(seen), n)
 	}
 }
