@@ -1,9 +1,11 @@
 package file
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -25,7 +27,9 @@ func Plugin() engine.OutputPlugin {
 			Name:    "file",
 			Summary: "Writes records to a file, one line each.",
 			Description: "Each batch is written with one write call; when a write returns, the records are handed to " +
-				"the operating system (and, with sync, on disk). Parent directories are created at start.",
+				"the operating system (and, with sync, on disk). Parent directories are created at start. In append mode, a file that does " +
+				"not end with a line ending ends in a record torn by a crash during a write: that tail is cut at start (with a warning), " +
+				"and the record, never acknowledged, is written again whole.",
 			Fields: []config.Field{
 				config.String("path", "The file to write.").
 					Required().Example("out/results.jsonl", "${OUT_DIR:/tmp}/dead_letters.jsonl"),
@@ -50,18 +54,22 @@ type Output struct {
 	truncate bool
 	sync     bool
 	enc      *encode.Encoder
+	log      *slog.Logger
 
 	f    *os.File
 	size int64 // bytes in the file after the last successful write
 }
 
 // New builds a file output from its config. It opens nothing.
-func New(conf *config.Parsed, _ *engine.Resources) (engine.Output, error) {
+func New(conf *config.Parsed, res *engine.Resources) (engine.Output, error) {
 	enc, err := encode.New(conf.String("codec"))
 	if err != nil {
 		return nil, conf.Errorf("codec", "%v", err)
 	}
-	o := &Output{path: conf.String("path"), truncate: conf.String("mode") == modeTruncate, sync: conf.Bool("sync"), enc: enc}
+	o := &Output{path: conf.String("path"), truncate: conf.String("mode") == modeTruncate, sync: conf.Bool("sync"), enc: enc, log: res.Logger}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
 	if o.path == "" {
 		return nil, conf.Errorf("path", "want a file path, got an empty string")
 	}
@@ -76,7 +84,7 @@ func (o *Output) Start(context.Context) error {
 	if err := os.MkdirAll(filepath.Dir(o.path), 0o755); err != nil {
 		return err
 	}
-	flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	flags := os.O_RDWR | os.O_CREATE | os.O_APPEND
 	if o.truncate {
 		flags |= os.O_TRUNC
 	}
@@ -88,6 +96,44 @@ func (o *Output) Start(context.Context) error {
 		o.size = st.Size()
 	}
 	o.f = f
+	if err := o.cutTornLine(); err != nil {
+		f.Close()
+		o.f = nil
+		return fmt.Errorf("%s: %w", o.path, err)
+	}
+	return nil
+}
+
+// cutTornLine removes what follows the file's last line ending: a record
+// torn by a crash in the middle of a write (the kernel stops a write for a
+// fatal signal between pages). Its batch was never acknowledged, so its
+// position was not committed and the restart writes it again, whole.
+func (o *Output) cutTornLine() error {
+	if o.size == 0 {
+		return nil
+	}
+	end := o.size
+	buf := make([]byte, 64<<10)
+	for end > 0 {
+		n := min(int64(len(buf)), end)
+		if _, err := o.f.ReadAt(buf[:n], end-n); err != nil {
+			return err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			end = end - n + int64(i) + 1
+			break
+		}
+		end -= n
+	}
+	if end == o.size {
+		return nil
+	}
+	if err := o.f.Truncate(end); err != nil {
+		return err
+	}
+	o.log.Warn("the file output ended in a torn record, left by a crash during a write: cut; the record is written again whole",
+		"path", o.path, "bytes_cut", o.size-end)
+	o.size = end
 	return nil
 }
 

@@ -124,3 +124,34 @@ func TestWriteErrors(t *testing.T) {
 		t.Fatalf("Write of an unencodable value: %v", err)
 	}
 }
+
+// TestTornRecordIsCut: a file that does not end with a line ending ends in
+// a record torn by a crash mid-write; appending cuts that tail first, so
+// the record written again is whole and no line joins two records.
+func TestTornRecordIsCut(t *testing.T) {
+	long := strings.Repeat("x", 100<<10) // the last line ending lies before a whole read chunk
+	for _, tt := range []struct{ existing, want string }{
+		{"a\nb\n{\"torn\":", "a\nb\nc\n"},
+		{"a\n" + long, "a\nc\n"},
+		{"torn without any line", "c\n"},
+		{"a\nb\n", "a\nb\nc\n"},
+	} {
+		path := filepath.Join(t.TempDir(), "out.txt")
+		if err := os.WriteFile(path, []byte(tt.existing), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		o := newOutput(t, "{path: "+path+"}")
+		ctx := context.Background()
+		if err := o.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Write(ctx, records("c")); err != nil {
+			t.Fatal(err)
+		}
+		o.Close(ctx)
+		got, _ := os.ReadFile(path)
+		if string(got) != tt.want {
+			t.Errorf("after %.20q…: file %.40q, want %q", tt.existing, got, tt.want)
+		}
+	}
+}
