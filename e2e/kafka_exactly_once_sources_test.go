@@ -199,8 +199,9 @@ var resumedTxnLog = regexp.MustCompile(`msg="resuming from positions committed i
 // TestExactlyOnceNonKafkaInputsSIGKILL is the exactly-once proof for a
 // file and for the generate input (100k records each) feeding a kafka
 // output, on both brokers: killed with SIGKILL ten times (40 under STRESS)
-// at random moments, each after one to four more transactions had
-// committed their positions, restarted on the same state each time, then
+// at random moments, each once the committed position had moved another
+// 1000-3000 records (transactions of at most 2000, max_records), a random
+// 0-30 ms later, restarted on the same state each time, then
 // run to the end of the input. A read_committed read of the output holds
 // each record's result exactly once. Every kill is checked to have come
 // mid-stream, every restart to have resumed exactly at the position that
@@ -246,7 +247,7 @@ http: { enabled: false }
 	var committed int64 // the position committed last, 0 before the first run
 	for kill := 1; kill <= kills; kill++ {
 		p := startPipeline(t, cfg)
-		watch.await(t, p, committed+step*int64(1+rng.IntN(4)))
+		watch.await(t, p, committed+step*int64(1+rng.IntN(3)))
 		time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
 		if err := p.cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
