@@ -32,6 +32,7 @@ output:
   file: { path: "`+out+`", codec: json_lines }
 http: { enabled: false }
 max_in_flight: 16
+state: { dir: "`+filepath.Join(dir, "state")+`" }
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
