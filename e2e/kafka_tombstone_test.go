@@ -32,13 +32,10 @@ func TestKafkaTombstones(t *testing.T) {
 }
 
 // TestKafkaTombstoneSetReadsValue is TestKafkaTombstones with a set field
-// computed from a field of the value, as most are: README "Tombstones and
-// changes" says set leaves a tombstone a tombstone, but the map evaluates
-// set's expressions before it looks at the value, so value.a of nil fails
-// the tombstone, which goes to the dead letter. Skipped until the product
-// is fixed (a product bug, reported; not an e2e matter).
+// computed from a field of the value, as most are: set leaves a tombstone
+// a tombstone without evaluating its expressions (value.a of nil would
+// fail it, and dead-letter it).
 func TestKafkaTombstoneSetReadsValue(t *testing.T) {
-	t.Skip("product bug: map set evaluates value.a on a tombstone and dead-letters it (cannot fetch a from <nil>); README says set leaves it a tombstone")
 	t.Parallel()
 	forEachKafka(t, func(t *testing.T, bootstrap string) {
 		testKafkaTombstones(t, bootstrap, `{ set: { a2: 'value.a * 2' }, key: 'key + "-m"' }`,

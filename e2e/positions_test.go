@@ -171,6 +171,21 @@ func awaitSize(t *testing.T, p *bgPipeline, path string, n int64) []sizeSample {
 	}
 }
 
+var tornCutLog = regexp.MustCompile(`level=WARN msg="the file output ended in a torn record, left by a crash during a write: cut; the record is written again whole" .*bytes_cut=(\d+)`)
+
+// requireTornCut wants a run's log to say it cut torn bytes at the end of
+// the output file, when the run before left them, and not to otherwise.
+func requireTornCut(t *testing.T, what string, torn int64, log string) {
+	t.Helper()
+	m := tornCutLog.FindStringSubmatch(log)
+	switch {
+	case torn == 0 && m != nil:
+		t.Fatalf("%s cut %s bytes of a torn record, but the output ended in a whole line:\n%s", what, m[1], lastLines(log, 20))
+	case torn > 0 && (m == nil || m[1] != strconv.FormatInt(torn, 10)):
+		t.Fatalf("%s did not log that it cut the %d bytes of a torn record at the end of the output:\n%s", what, torn, lastLines(log, 20))
+	}
+}
+
 // sampleUntil samples the size of path every 2 ms until the time given or
 // until the pipeline exits.
 func sampleUntil(p *bgPipeline, path string, until time.Time) []sizeSample {
@@ -272,19 +287,21 @@ type fileRun struct {
 	started, killedAt time.Time
 	samples           []sizeSample
 	log               string
+	torn              int64 // bytes of a line after its last whole one, cut by the restart
 }
 
 // TestStatelessFileSIGKILLAtLeastOnce kills a stateless file → map → file
 // pipeline (600k lines) with SIGKILL five times (20 under STRESS, of 1M
-// lines) at random moments,
-// restarting it each time on the same state.dir, then lets it run to the
-// end. Every run's output is checked byte for byte to be the input from
-// the position it resumed at, so: nothing is lost (each restart resumes at
-// or before the end of what the killed run wrote, never past it) and lines
-// repeat only from the last uncommitted interval: each kill repeats at most
-// five commit intervals' worth of the killed run's output (or, on a machine
-// so busy that the run stalled, its committed position is at most 1 s old).
-// Every restart is checked to have resumed mid-file.
+// lines) at random moments, restarting it each time on the same
+// state.dir, then lets it run to the end. Every run's output is checked
+// byte for byte to be the input from the position it resumed at, so:
+// nothing is lost (each restart resumes at or before the end of what the
+// killed run wrote, never past it) and lines repeat only from the last
+// uncommitted interval: each kill repeats at most five commit intervals'
+// worth of the killed run's output (or, on a machine so busy that the run
+// stalled, its committed position is at most 1 s old). Every restart is
+// checked to have resumed mid-file, and to have cut (and logged) the part
+// of a line a kill during a write left, if any.
 func TestStatelessFileSIGKILLAtLeastOnce(t *testing.T) {
 	t.Parallel()
 	n := stressed(600_000, 999_999)
@@ -332,13 +349,24 @@ func TestStatelessFileSIGKILLAtLeastOnce(t *testing.T) {
 		} else {
 			p.awaitExit(t, 2*time.Minute)
 		}
-		size = int64(len(readFile(t, out)))
-		run.end = size
+		data := readFile(t, out)
+		size = int64(len(data))
 		run.log = p.stderr()
 		if at := resumedAt(t, resumedFileLog, run.log); kill > 0 {
 			run.resumed = at
 		} else if at != -1 {
 			t.Fatalf("the first run resumed at byte %d of a new state.dir", at)
+		}
+		if i := len(runs) - 1; i >= 0 {
+			requireTornCut(t, fmt.Sprintf("the restart after kill %d", i+1), runs[i].torn, run.log)
+		}
+		// A kill during a write may leave part of a line (the kernel stops
+		// a write between pages for SIGKILL); the restart cuts it.
+		run.torn = size % posLineLen
+		size -= run.torn
+		run.end = size
+		if torn := data[size:]; !bytes.Equal(torn, want[run.resumed+size-run.start:][:len(torn)]) {
+			t.Fatalf("kill %d left %q after its last whole line, not the start of the next", kill+1, torn)
 		}
 		runs = append(runs, run)
 	}
@@ -353,8 +381,7 @@ func TestStatelessFileSIGKILLAtLeastOnce(t *testing.T) {
 			t.Fatalf("run %d resumed at byte %d; its output is not the input from there: %s", i+1, r.resumed, firstDiff(seg, want[r.resumed:min(int64(len(want)), r.resumed+int64(len(seg)))]))
 		}
 		if len(seg)%posLineLen != 0 {
-			t.Fatalf("run %d, killed, left a torn line at the end of the output (%d bytes, %d of a line), which the restart appends to "+
-				"(the file output bug of TestFileOutputSIGKILLLeavesNoTornRecord)", i+1, len(seg), len(seg)%posLineLen)
+			t.Fatalf("run %d wrote %d bytes, not whole lines", i+1, len(seg))
 		}
 		if i == len(runs)-1 {
 			if r.resumed+int64(len(seg)) != int64(len(want)) {
@@ -597,16 +624,14 @@ func TestFileChangedUnderPath(t *testing.T) {
 }
 
 // TestFileOutputSIGKILLLeavesNoTornRecord kills a file → map → file
-// pipeline with large records (4401 bytes; a batch is one write of 280
-// KiB) with SIGKILL up to ten times, then runs it to the end: every line
-// of the output must be a whole record. A SIGKILL during a write(2) can
-// leave a part of it in the file (the kernel stops a write between pages
-// for a fatal signal); the file output opens the file with O_APPEND and
-// writes the restart's first record right after that part, so one line is
-// a torn record joined to another. Skipped until the product is fixed (a
-// product bug, reported; not an e2e matter).
+// pipeline with large records (4401 bytes; a batch is one write of 1.1
+// MiB) with SIGKILL up to 20 times (until a kill tore a record), then runs
+// it to the end: every line
+// of the output is a whole record, and every record is there. A SIGKILL
+// during a write(2) can leave a part of it in the file (the kernel stops a
+// write between pages for a fatal signal); the restart must cut it, and
+// say so, rather than append the next record to it.
 func TestFileOutputSIGKILLLeavesNoTornRecord(t *testing.T) {
-	t.Skip("product bug: a SIGKILL mid-write leaves a torn record at the end of a file output, and the restart appends to it")
 	t.Parallel()
 	const n, repeat = 20_000, 400
 	dir := t.TempDir()
@@ -615,7 +640,7 @@ func TestFileOutputSIGKILLLeavesNoTornRecord(t *testing.T) {
 	cfg := writeConfig(t, fmt.Sprintf(`
 name: torn
 input:
-  file: { paths: [%q], batch_size: 64 }
+  file: { paths: [%q], batch_size: 256 }
 pipeline:
   processors:
     - map: { value: 'repeat(value, %d)' }
@@ -627,8 +652,8 @@ http: { enabled: false }
 `, in, repeat, out, filepath.Join(dir, "state")))
 	recordLen := int64(repeat*(posLineLen-1) + 1)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 8))
-	torn := -1
-	for kill := 1; kill <= 10 && torn < 0; kill++ {
+	torn, cut := -1, int64(0)
+	for kill := 1; kill <= 20 && torn < 0; kill++ {
 		before := int64(len(readFile(t, out)))
 		p := startPipeline(t, cfg)
 		sampleUntil(p, out, time.Now().Add(time.Duration(20+rng.IntN(100))*time.Millisecond))
@@ -641,12 +666,16 @@ http: { enabled: false }
 			continue
 		}
 		if st, err := os.Stat(out); err == nil && st.Size()%recordLen != 0 {
-			torn = kill
-			t.Logf("kill %d left %d bytes of a torn record at the end of the output", kill, st.Size()%recordLen)
+			torn, cut = kill, st.Size()%recordLen
+			t.Logf("kill %d left %d bytes of a torn record at the end of the output", kill, cut)
 		}
 	}
 	last := startPipeline(t, cfg)
 	last.awaitExit(t, 2*time.Minute)
+	requireTornCut(t, "the last run", cut, last.stderr())
+	if torn < 0 {
+		t.Logf("no kill tore a record this time: only whole records were checked")
+	}
 	seen := map[string]bool{}
 	for i, line := range strings.Split(strings.TrimSuffix(string(readFile(t, out)), "\n"), "\n") {
 		if int64(len(line)) != recordLen-1 || line != strings.Repeat(line[:posLineLen-1], repeat) {
