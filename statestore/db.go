@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -77,6 +80,8 @@ func Open(dir string, opts Options) (*DB, error) {
 	bo := badger.DefaultOptions(dir)
 	if opts.InMemory {
 		bo = badger.DefaultOptions("").WithInMemory(true)
+	} else if err := removeEmptyMemtables(dir, log); err != nil {
+		return nil, err
 	}
 	// Small and steady for a 2-core box: the write cache in front does the
 	// buffering, so Badger needs little memory of its own.
@@ -116,6 +121,35 @@ func Open(dir string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// removeEmptyMemtables removes memtable files of 0 bytes. Badger creates a
+// memtable's file and then sizes it; a crash in between (SIGKILL) leaves an
+// empty one, on which Badger's open fails ("while opening memtables …
+// Create a new file", dgraph-io/badger#2207). An empty file holds no entry,
+// so nothing is lost with it.
+func removeEmptyMemtables(dir string, log *slog.Logger) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".mem") {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || info.Size() != 0 {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+		log.Warn("state: removed an empty memtable file left by a crash", "dir", dir, "file", e.Name())
+	}
+	return nil
 }
 
 func (db *DB) checkOnOpen(dir string) error {
