@@ -1,0 +1,359 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pipelinehq/pipeline/engine"
+)
+
+// The output checks, by the names of their subtests (and of
+// OutputHarness.Broken).
+const (
+	// CheckWriteReadBack: records written in several Writes (one of no
+	// records) come back from the sink in the order written, with their
+	// values, and their keys, headers and timestamps where the sink keeps
+	// them.
+	CheckWriteReadBack = "writes_in_order"
+	// CheckOutputTombstones: a tombstone written (read without a value, or
+	// its value set to nil by a processor) comes back as the sink's
+	// tombstone (OutputHarness.TombstoneValue).
+	CheckOutputTombstones = "writes_tombstones"
+	// CheckAsync: an engine.AsyncOutput calls done exactly once per
+	// WriteAsync, without error, in the order of the calls, and the records
+	// land in that order.
+	CheckAsync = "writes_async_in_order"
+	// CheckCancelledWrite: Write with a cancelled context returns within
+	// 2s (and so does WriteAsync's done, for an engine.AsyncOutput).
+	CheckCancelledWrite = "write_returns_when_cancelled"
+	// CheckOutputCloseTwice: Close of a started output that wrote, and
+	// Close again, return no error and do not panic.
+	CheckOutputCloseTwice = "close_twice"
+	// CheckOutputCloseWithoutStart: Close of an output never started,
+	// twice, returns no error and does not panic.
+	CheckOutputCloseWithoutStart = "close_without_start"
+	// CheckWriteAfterClose: Write after Close returns an error (within
+	// 2s) rather than panicking, or writing.
+	CheckWriteAfterClose = "write_after_close_fails"
+)
+
+var outputChecks = []string{CheckWriteReadBack, CheckOutputTombstones, CheckAsync, CheckCancelledWrite,
+	CheckOutputCloseTwice, CheckOutputCloseWithoutStart, CheckWriteAfterClose}
+
+// OutputHarness tells TestOutput how to drive one output.
+type OutputHarness struct {
+	// Sink makes a new, empty sink for one check (a file in a fresh
+	// directory, a new topic) and says how to make outputs writing to it
+	// and how to read it. Every check makes its own.
+	Sink func(t *testing.T) OutputSink
+	// What the sink keeps of a record besides its value, and ReadBack
+	// gives back: those it keeps are compared.
+	KeepsKeys, KeepsHeaders, KeepsTimestamps bool
+	// TombstoneValue is the value ReadBack gives for a tombstone written:
+	// nil where the sink keeps a record without a value (Kafka, the
+	// envelope codec's null), else what its codec writes for one
+	// (LineTombstone).
+	TombstoneValue []byte
+	// Broken names checks (Check* constants) that fail because of a known
+	// bug of the component, each with the bug. They are skipped, saying so,
+	// unless the environment sets CONFORMANCE_BROKEN=1.
+	Broken map[string]string
+}
+
+// OutputSink is one sink of a check, and how to make outputs writing to it.
+type OutputSink struct {
+	// New builds a fresh output writing to the sink, as the plugin's New
+	// does: not started. The suite closes every output it built.
+	New func(t *testing.T) engine.Output
+	// ReadBack returns the records the sink holds, in the order written,
+	// once it holds n (a sink that others read later, such as a topic, is
+	// read until n came, or the test fails after a while). The suite calls
+	// it once everything was written and the output closed. Nil for a
+	// sink that cannot be read back (drop): the checks that read back are
+	// skipped.
+	ReadBack func(t *testing.T, n int) []Record
+}
+
+// TestOutput runs every output check against the output h drives, each as
+// a subtest of t named by its Check* constant.
+func TestOutput(t *testing.T, h OutputHarness) {
+	t.Helper()
+	if h.Sink == nil {
+		t.Fatal("conformance: OutputHarness.Sink is nil")
+	}
+	checkBrokenNames(t, h.Broken, outputChecks)
+	check(t, CheckWriteReadBack, h.Broken, h.testWriteReadBack)
+	check(t, CheckOutputTombstones, h.Broken, h.testTombstones)
+	check(t, CheckAsync, h.Broken, h.testAsync)
+	check(t, CheckCancelledWrite, h.Broken, h.testCancelledWrite)
+	check(t, CheckOutputCloseTwice, h.Broken, h.testCloseTwice)
+	check(t, CheckOutputCloseWithoutStart, h.Broken, h.testCloseWithoutStart)
+	check(t, CheckWriteAfterClose, h.Broken, h.testWriteAfterClose)
+}
+
+func (h OutputHarness) sink(t *testing.T, readBack bool) OutputSink {
+	t.Helper()
+	s := h.Sink(t)
+	if s.New == nil {
+		t.Fatal("conformance: an OutputSink needs New")
+	}
+	if readBack && s.ReadBack == nil {
+		t.Skip("the sink cannot be read back (OutputSink.ReadBack is nil)")
+	}
+	return s
+}
+
+// liveOutput is an output a check built; the check's cleanup closes it
+// unless the check did.
+type liveOutput struct {
+	engine.Output
+	closed bool
+}
+
+func newOutput(t *testing.T, s OutputSink, start bool) *liveOutput {
+	t.Helper()
+	out := &liveOutput{Output: s.New(t)}
+	t.Cleanup(func() {
+		if !out.closed {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = safely("Close", func() error { return out.Output.Close(ctx) })
+		}
+	})
+	if start {
+		if s, ok := out.Output.(engine.Starter); ok {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if err := safely("Start", func() error { return s.Start(ctx) }); err != nil {
+				t.Fatalf("Start: %v", err)
+			}
+		}
+	}
+	return out
+}
+
+func (out *liveOutput) close(t *testing.T) {
+	t.Helper()
+	out.closed = true
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := safely("Close", func() error { return out.Output.Close(ctx) }); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
+
+// write writes recs with one Write, failing the test on an error.
+func (out *liveOutput) write(t *testing.T, recs []*engine.Record) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := safely("Write", func() error { return out.Write(ctx, recs) }); err != nil {
+		t.Fatalf("Write of %d records: %v", len(recs), err)
+	}
+}
+
+// toEngine makes engine records of recs, as an input makes them: a value
+// of JSON bytes (none for a tombstone), a key, headers, a timestamp.
+func toEngine(recs []Record) []*engine.Record {
+	out := make([]*engine.Record, len(recs))
+	for i, r := range recs {
+		e := engine.NewRecord(r.Value, engine.JSON)
+		e.SetKeyFromInput(r.Key)
+		e.Headers = r.Headers
+		e.Timestamp = r.Timestamp
+		e.Offset = int64(i)
+		out[i] = e
+	}
+	return out
+}
+
+// compare wants got to be want, record for record, in order, with what the
+// sink keeps.
+func (h OutputHarness) compare(t *testing.T, want, got []Record) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("read back %d records, want %d", len(got), len(want))
+	}
+	errs := 0
+	for i := range min(len(got), len(want)) {
+		w, g := want[i], got[i]
+		if w.Value == nil {
+			w.Value = h.TombstoneValue
+		}
+		var diffs []string
+		if !sameValue(g.Value, w.Value) {
+			diffs = append(diffs, "value")
+		}
+		if h.KeepsKeys && string(g.Key) != string(w.Key) {
+			diffs = append(diffs, "key")
+		}
+		if h.KeepsHeaders && !sameHeaders(g.Headers, w.Headers) {
+			diffs = append(diffs, "headers")
+		}
+		if h.KeepsTimestamps && g.Timestamp != w.Timestamp {
+			diffs = append(diffs, "timestamp")
+		}
+		if len(diffs) > 0 {
+			if errs++; errs <= 10 {
+				t.Errorf("record %d read back: %v differ: got %v, want %v", i, diffs, g, w)
+			}
+		}
+	}
+	if errs > 10 {
+		t.Errorf("... and %d more records differ", errs-10)
+	}
+}
+
+func (h OutputHarness) testWriteReadBack(t *testing.T) {
+	s := h.sink(t, true)
+	out := newOutput(t, s, true)
+	want := suiteRecords(0, Records)
+	recs := toEngine(want)
+	out.write(t, recs[:10])
+	out.write(t, nil)
+	out.write(t, recs[10:11])
+	out.write(t, recs[11:])
+	out.close(t)
+	h.compare(t, want, s.ReadBack(t, len(want)))
+}
+
+func (h OutputHarness) testTombstones(t *testing.T) {
+	s := h.sink(t, true)
+	out := newOutput(t, s, true)
+	want := suiteRecords(0, 6)
+	want[1].Value = nil
+	recs := toEngine(want)
+	// A value a processor set to nil is a tombstone too.
+	recs[4].SetValue(nil)
+	want[4].Value = nil
+	out.write(t, recs)
+	out.close(t)
+	h.compare(t, want, s.ReadBack(t, len(want)))
+}
+
+func (h OutputHarness) testAsync(t *testing.T) {
+	s := h.sink(t, false)
+	out := newOutput(t, s, true)
+	async, ok := out.Output.(engine.AsyncOutput)
+	if !ok {
+		t.Skipf("%T does not implement engine.AsyncOutput", out.Output)
+	}
+	const calls, per = 12, Records / 12
+	want := suiteRecords(0, calls*per)
+	recs := toEngine(want)
+	var mu sync.Mutex
+	var order []int
+	counts := make([]int, calls)
+	allDone := make(chan struct{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for c := range calls {
+		within(t, 2*time.Second, fmt.Sprintf("WriteAsync call %d", c), func() {
+			async.WriteAsync(ctx, recs[c*per:(c+1)*per], func(err error) {
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					t.Errorf("done of WriteAsync call %d: %v", c, err)
+				}
+				order = append(order, c)
+				counts[c]++
+				if len(order) == calls {
+					close(allDone)
+				}
+			})
+		})
+	}
+	select {
+	case <-allDone:
+	case <-time.After(20 * time.Second):
+		mu.Lock()
+		got := slices.Clone(order)
+		mu.Unlock()
+		t.Fatalf("done was called %d times for %d WriteAsync calls within 20s: %v", len(got), calls, got)
+	}
+	// A done called twice may come late.
+	time.Sleep(100 * time.Millisecond)
+	mu.Lock()
+	for c, n := range counts {
+		if n != 1 {
+			t.Errorf("done of WriteAsync call %d was called %d times", c, n)
+		}
+	}
+	for i := 1; i < len(order); i++ {
+		if order[i] < order[i-1] {
+			t.Errorf("done was called out of order: %v", order)
+			break
+		}
+	}
+	mu.Unlock()
+	out.close(t)
+	if s.ReadBack != nil {
+		h.compare(t, want, s.ReadBack(t, len(want)))
+	}
+}
+
+func (h OutputHarness) testCancelledWrite(t *testing.T) {
+	s := h.sink(t, false)
+	out := newOutput(t, s, true)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	recs := toEngine(suiteRecords(0, 10))
+	within(t, 2*time.Second, "Write with a cancelled context", func() {
+		if err := safely("Write", func() error { return out.Write(ctx, recs) }); err != nil {
+			var p *panicError
+			if errors.As(err, &p) {
+				t.Error(err)
+			}
+		}
+	})
+	if async, ok := out.Output.(engine.AsyncOutput); ok {
+		done := make(chan error, 2)
+		within(t, 2*time.Second, "WriteAsync with a cancelled context", func() {
+			async.WriteAsync(ctx, toEngine(suiteRecords(10, 20)), func(err error) { done <- err })
+		})
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+			t.Error("WriteAsync with a cancelled context did not call done within 2s")
+		}
+	}
+	out.close(t)
+}
+
+func (h OutputHarness) testCloseTwice(t *testing.T) {
+	s := h.sink(t, false)
+	out := newOutput(t, s, true)
+	out.write(t, toEngine(suiteRecords(0, 3)))
+	out.close(t)
+	out.close(t)
+}
+
+func (h OutputHarness) testCloseWithoutStart(t *testing.T) {
+	s := h.sink(t, false)
+	out := newOutput(t, s, false)
+	out.close(t)
+	out.close(t)
+}
+
+func (h OutputHarness) testWriteAfterClose(t *testing.T) {
+	s := h.sink(t, false)
+	out := newOutput(t, s, true)
+	out.write(t, toEngine(suiteRecords(0, 3)))
+	out.close(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var err error
+	within(t, 2*time.Second, "Write after Close", func() {
+		err = safely("Write after Close", func() error { return out.Write(ctx, toEngine(suiteRecords(3, 6))) })
+	})
+	if err == nil {
+		t.Error("Write after Close returned no error")
+	} else if p := (*panicError)(nil); errors.As(err, &p) {
+		t.Error(err)
+	}
+}
