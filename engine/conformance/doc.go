@@ -24,11 +24,8 @@
 // (engine.Resumer, engine.AsyncOutput), so a component that can do
 // something is tested on it.
 //
-// A check that fails because of a known bug of a component is named in the
-// harness's Broken, with the bug: it is skipped, saying so, and run again
-// (and failing) with CONFORMANCE_BROKEN=1, so that the bug shows until it
-// is fixed and its entry removed. The suite's own tests run it on fakes
-// that keep the contract, and on each of a list of bugs put into them.
+// The suite's own tests run it on fakes that keep the contract, and on each
+// of a list of bugs put into them: each must make its check fail.
 //
 // Like engine/enginetest, it is test support: it is imported only by tests
 // of components. It imports engine, config and the standard library, and

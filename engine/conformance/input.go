@@ -18,8 +18,7 @@ import (
 // that they come in several batches.
 const Records = 60
 
-// The input checks, by the names of their subtests (and of
-// InputHarness.Broken).
+// The input checks, by the names of their subtests.
 const (
 	// CheckReadBack: a started input reads back exactly the records put,
 	// each once, those of one partition in the order they were put; every
@@ -61,9 +60,6 @@ const (
 	CheckInputTombstones = "tombstones"
 )
 
-var inputChecks = []string{CheckReadBack, CheckPositionsForward, CheckResume, CheckResumeAtEnd, CheckCancelAtEnd,
-	CheckCancelMidStream, CheckInputCloseTwice, CheckInputCloseWithoutStart, CheckReadAfterClose, CheckInputTombstones}
-
 // InputHarness tells TestInput how to drive one input.
 type InputHarness struct {
 	// Source makes a new, empty source for one check (a fresh directory,
@@ -79,10 +75,6 @@ type InputHarness struct {
 	// value ("a line of a file is always a value"); the tombstone check is
 	// skipped, saying so. Empty: Put takes records whose Value is nil.
 	NoTombstones string
-	// Broken names checks (Check* constants) that fail because of a known
-	// bug of the component, each with the bug. They are skipped, saying so,
-	// unless the environment sets CONFORMANCE_BROKEN=1.
-	Broken map[string]string
 	// Timeout bounds reading everything put in a check; 0 is 20s.
 	Timeout time.Duration
 }
@@ -118,26 +110,16 @@ func TestInput(t *testing.T, h InputHarness) {
 	if h.Source == nil {
 		t.Fatal("conformance: InputHarness.Source is nil")
 	}
-	checkBrokenNames(t, h.Broken, inputChecks)
-	check(t, CheckReadBack, h.Broken, h.testReadBack)
-	check(t, CheckPositionsForward, h.Broken, h.testPositionsForward)
-	check(t, CheckResume, h.Broken, h.testResume)
-	check(t, CheckResumeAtEnd, h.Broken, h.testResumeAtEnd)
-	check(t, CheckCancelAtEnd, h.Broken, h.testCancelAtEnd)
-	check(t, CheckCancelMidStream, h.Broken, h.testCancelMidStream)
-	check(t, CheckInputCloseTwice, h.Broken, h.testCloseTwice)
-	check(t, CheckInputCloseWithoutStart, h.Broken, h.testCloseWithoutStart)
-	check(t, CheckReadAfterClose, h.Broken, h.testReadAfterClose)
-	check(t, CheckInputTombstones, h.Broken, h.testTombstones)
-}
-
-func checkBrokenNames(t *testing.T, broken map[string]string, checks []string) {
-	t.Helper()
-	for name := range broken {
-		if !slices.Contains(checks, name) {
-			t.Errorf("conformance: Broken names %q, which is no check of this suite (%v)", name, checks)
-		}
-	}
+	check(t, CheckReadBack, h.testReadBack)
+	check(t, CheckPositionsForward, h.testPositionsForward)
+	check(t, CheckResume, h.testResume)
+	check(t, CheckResumeAtEnd, h.testResumeAtEnd)
+	check(t, CheckCancelAtEnd, h.testCancelAtEnd)
+	check(t, CheckCancelMidStream, h.testCancelMidStream)
+	check(t, CheckInputCloseTwice, h.testCloseTwice)
+	check(t, CheckInputCloseWithoutStart, h.testCloseWithoutStart)
+	check(t, CheckReadAfterClose, h.testReadAfterClose)
+	check(t, CheckInputTombstones, h.testTombstones)
 }
 
 // source makes a source of the harness and puts recs into it, returning

@@ -12,8 +12,7 @@ import (
 	"github.com/pipelinehq/pipeline/engine"
 )
 
-// The output checks, by the names of their subtests (and of
-// OutputHarness.Broken).
+// The output checks, by the names of their subtests.
 const (
 	// CheckWriteReadBack: records written in several Writes (one of no
 	// records) come back from the sink in the order written, with their
@@ -42,9 +41,6 @@ const (
 	CheckWriteAfterClose = "write_after_close_fails"
 )
 
-var outputChecks = []string{CheckWriteReadBack, CheckOutputTombstones, CheckAsync, CheckCancelledWrite,
-	CheckOutputCloseTwice, CheckOutputCloseWithoutStart, CheckWriteAfterClose}
-
 // OutputHarness tells TestOutput how to drive one output.
 type OutputHarness struct {
 	// Sink makes a new, empty sink for one check (a file in a fresh
@@ -59,10 +55,6 @@ type OutputHarness struct {
 	// envelope codec's null), else what its codec writes for one
 	// (LineTombstone).
 	TombstoneValue []byte
-	// Broken names checks (Check* constants) that fail because of a known
-	// bug of the component, each with the bug. They are skipped, saying so,
-	// unless the environment sets CONFORMANCE_BROKEN=1.
-	Broken map[string]string
 }
 
 // OutputSink is one sink of a check, and how to make outputs writing to it.
@@ -86,14 +78,13 @@ func TestOutput(t *testing.T, h OutputHarness) {
 	if h.Sink == nil {
 		t.Fatal("conformance: OutputHarness.Sink is nil")
 	}
-	checkBrokenNames(t, h.Broken, outputChecks)
-	check(t, CheckWriteReadBack, h.Broken, h.testWriteReadBack)
-	check(t, CheckOutputTombstones, h.Broken, h.testTombstones)
-	check(t, CheckAsync, h.Broken, h.testAsync)
-	check(t, CheckCancelledWrite, h.Broken, h.testCancelledWrite)
-	check(t, CheckOutputCloseTwice, h.Broken, h.testCloseTwice)
-	check(t, CheckOutputCloseWithoutStart, h.Broken, h.testCloseWithoutStart)
-	check(t, CheckWriteAfterClose, h.Broken, h.testWriteAfterClose)
+	check(t, CheckWriteReadBack, h.testWriteReadBack)
+	check(t, CheckOutputTombstones, h.testTombstones)
+	check(t, CheckAsync, h.testAsync)
+	check(t, CheckCancelledWrite, h.testCancelledWrite)
+	check(t, CheckOutputCloseTwice, h.testCloseTwice)
+	check(t, CheckOutputCloseWithoutStart, h.testCloseWithoutStart)
+	check(t, CheckWriteAfterClose, h.testWriteAfterClose)
 }
 
 func (h OutputHarness) sink(t *testing.T, readBack bool) OutputSink {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -87,19 +86,10 @@ func sameHeaders(a, b []engine.Header) bool {
 	return slices.EqualFunc(a, b, func(x, y engine.Header) bool { return x.Key == y.Key && bytes.Equal(x.Value, y.Value) })
 }
 
-// brokenEnv runs the checks a harness marks Broken instead of skipping them.
-const brokenEnv = "CONFORMANCE_BROKEN"
-
-// check runs one check as a subtest, unless the harness marks it broken:
-// then it is skipped with the bug, or run when CONFORMANCE_BROKEN=1.
-func check(t *testing.T, name string, broken map[string]string, f func(t *testing.T)) {
+// check runs one check as a subtest.
+func check(t *testing.T, name string, f func(t *testing.T)) {
 	t.Helper()
-	t.Run(name, func(t *testing.T) {
-		if bug, ok := broken[name]; ok && os.Getenv(brokenEnv) != "1" {
-			t.Skipf("BROKEN, a known bug of the component: %s (run it with %s=1)", bug, brokenEnv)
-		}
-		f(t)
-	})
+	t.Run(name, f)
 }
 
 // safely calls f, turning a panic into an error that names what panicked.

@@ -29,9 +29,6 @@ func TestConformance(t *testing.T) {
 	client := mustClient(t, brokers)
 	var topics, groups atomic.Int64
 	conformance.TestInput(t, conformance.InputHarness{
-		Broken: map[string]string{
-			conformance.CheckReadAfterClose: "inputs/kafka/kafka.go: Close sets in.client to nil, and Read then calls in.client.PollRecords, which dereferences the nil client",
-		},
 		Source: func(t *testing.T) conformance.InputSource {
 			topic := fmt.Sprintf("conformance-%d", topics.Add(1))
 			if _, err := kadm.NewClient(client).CreateTopic(context.Background(), 3, 1, nil, topic); err != nil {

@@ -244,6 +244,9 @@ func (in *Input) Read(ctx context.Context) (engine.InputBatch, error) {
 		if b, ok := in.nextBatch(); ok {
 			return b, nil
 		}
+		if in.client == nil {
+			return engine.InputBatch{}, errors.New("kafka input is not started, or closed")
+		}
 		fetches := in.client.PollRecords(ctx, in.batchSize*4)
 		if err := ctx.Err(); err != nil {
 			return engine.InputBatch{}, err

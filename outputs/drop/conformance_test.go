@@ -13,9 +13,6 @@ import (
 // read back are skipped.
 func TestConformance(t *testing.T) {
 	conformance.TestOutput(t, conformance.OutputHarness{
-		Broken: map[string]string{
-			conformance.CheckWriteAfterClose: "outputs/drop/drop.go: Output is a stateless value whose Write returns nil always, so Write after Close succeeds instead of failing",
-		},
 		Sink: func(t *testing.T) conformance.OutputSink {
 			return conformance.OutputSink{
 				New: func(t *testing.T) engine.Output { return enginetest.NewOutput(t, drop.Plugin(), "out", "{}") },

@@ -2,6 +2,7 @@ package drop
 
 import (
 	"context"
+	"errors"
 
 	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/engine"
@@ -17,15 +18,25 @@ func Plugin() engine.OutputPlugin {
 			Example: `output:
   drop: {}`,
 		},
-		New: func(*config.Parsed, *engine.Resources) (engine.Output, error) { return Output{}, nil },
+		New: func(*config.Parsed, *engine.Resources) (engine.Output, error) { return &Output{}, nil },
 	}
 }
 
 // Output discards records.
-type Output struct{}
+type Output struct{ closed bool }
 
 // Write discards the records.
-func (Output) Write(context.Context, []*engine.Record) error { return nil }
+func (o *Output) Write(context.Context, []*engine.Record) error {
+	if o.closed {
+		return errClosed
+	}
+	return nil
+}
 
-// Close does nothing.
-func (Output) Close(context.Context) error { return nil }
+// Close makes later writes fail, as a sink that is gone would.
+func (o *Output) Close(context.Context) error {
+	o.closed = true
+	return nil
+}
+
+var errClosed = errors.New("drop output is closed")

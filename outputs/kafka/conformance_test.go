@@ -32,9 +32,6 @@ func TestConformance(t *testing.T) {
 	conformance.TestOutput(t, conformance.OutputHarness{
 		KeepsKeys: true, KeepsHeaders: true, KeepsTimestamps: true,
 		TombstoneValue: nil, // a Kafka tombstone: a record with a null value
-		Broken: map[string]string{
-			conformance.CheckWriteAfterClose: "outputs/kafka/kafka.go: Close sets o.client to nil, and WriteAsync (so Write) then calls kafkaclient.ProduceAll with o.client.Produce, which dereferences the nil client",
-		},
 		Sink: func(t *testing.T) conformance.OutputSink {
 			topic := fmt.Sprintf("conformance-%d", topics.Add(1))
 			if _, err := kadm.NewClient(admin).CreateTopic(context.Background(), 1, 1, nil, topic); err != nil {

@@ -163,11 +163,14 @@ func (o *Output) WriteAsync(ctx context.Context, records []*engine.Record, done 
 		done(err)
 		return
 	}
-	if o.txn != nil {
+	switch {
+	case o.txn != nil:
 		o.txn.ProduceAsync(ctx, out, done)
-		return
+	case o.client == nil:
+		done(errors.New("kafka output is not started, or closed"))
+	default:
+		kafkaclient.ProduceAll(ctx, o.client.Produce, out, done)
 	}
-	kafkaclient.ProduceAll(ctx, o.client.Produce, out, done)
 }
 
 // toKafkaBatch converts a batch. The Kafka records, and all their headers,

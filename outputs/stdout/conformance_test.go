@@ -19,9 +19,6 @@ func TestConformance(t *testing.T) {
 			conformance.TestOutput(t, conformance.OutputHarness{
 				KeepsKeys: keys, KeepsHeaders: headers, KeepsTimestamps: timestamps,
 				TombstoneValue: conformance.LineTombstone(codec),
-				Broken: map[string]string{
-					conformance.CheckWriteAfterClose: "outputs/stdout/stdout.go: Close does nothing (standard output stays open for the process), so Write after Close still writes and returns no error",
-				},
 				Sink: func(t *testing.T) conformance.OutputSink {
 					var buf bytes.Buffer
 					return conformance.OutputSink{

@@ -2,6 +2,7 @@ package stdout
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 
@@ -30,8 +31,9 @@ func Plugin() engine.OutputPlugin {
 
 // Output is a running stdout output.
 type Output struct {
-	w   io.Writer
-	enc *encode.Encoder
+	w      io.Writer
+	enc    *encode.Encoder
+	closed bool
 }
 
 func newOutput(conf *config.Parsed, w io.Writer) (*Output, error) {
@@ -44,6 +46,9 @@ func newOutput(conf *config.Parsed, w io.Writer) (*Output, error) {
 
 // Write writes the records with one write call.
 func (o *Output) Write(_ context.Context, records []*engine.Record) error {
+	if o.closed {
+		return errors.New("stdout output is closed")
+	}
 	buf, err := o.enc.Encode(records)
 	if err != nil || len(buf) == 0 {
 		return err
@@ -52,5 +57,9 @@ func (o *Output) Write(_ context.Context, records []*engine.Record) error {
 	return err
 }
 
-// Close does nothing: standard output stays open for the process.
-func (o *Output) Close(context.Context) error { return nil }
+// Close ends the output's writes; standard output itself stays open for
+// the process.
+func (o *Output) Close(context.Context) error {
+	o.closed = true
+	return nil
+}
