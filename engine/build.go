@@ -37,6 +37,7 @@ type inputNode struct {
 
 type outputNode struct {
 	name, label, path string
+	index             int // in Pipeline.outputs
 	output            Output
 	metrics           *componentMetrics
 }
@@ -327,7 +328,7 @@ func (b *builder) output(n *yaml.Node, path, defaultLabel string) int {
 	if !b.constructed(err, conf, n) {
 		return -1
 	}
-	b.outputs = append(b.outputs, &outputNode{name: defaultLabel, label: label, path: path, output: out,
+	b.outputs = append(b.outputs, &outputNode{name: defaultLabel, label: label, path: path, index: len(b.outputs), output: out,
 		metrics: b.metrics.component("output", label, path)})
 	return len(b.outputs) - 1
 }

@@ -79,7 +79,8 @@ type testOutput struct {
 	mu       sync.Mutex
 	got      []string
 	headers  []map[string]string
-	failures int           // fail this many writes first
+	failures int // fail this many writes first
+	reject   func(value string) bool
 	gate     chan struct{} // when set, each write waits for a token
 	writes   atomic.Int32
 	closed   bool
@@ -100,10 +101,15 @@ func (o *testOutput) Write(ctx context.Context, recs []*Record) error {
 		o.failures--
 		return errors.New("sink unavailable")
 	}
-	for _, r := range recs {
+	rejected := &RecordsRejected{}
+	for i, r := range recs {
 		b, err := r.Bytes()
 		if err != nil {
 			return err
+		}
+		if o.reject != nil && o.reject(string(b)) {
+			rejected.Reject(i, fmt.Errorf("cannot take %s", b))
+			continue
 		}
 		o.got = append(o.got, string(b))
 		h := map[string]string{}
@@ -112,7 +118,7 @@ func (o *testOutput) Write(ctx context.Context, recs []*Record) error {
 		}
 		o.headers = append(o.headers, h)
 	}
-	return nil
+	return rejected.OrNil()
 }
 
 func (o *testOutput) Close(context.Context) error { o.closed = true; return nil }

@@ -79,9 +79,10 @@ type runner struct {
 	positions []*positionTracker // by input
 	commitNow chan struct{}
 
-	writes  []chan writeRequest // by output
-	writing sync.WaitGroup      // the writers
-	taskWG  sync.WaitGroup      // the partition tasks
+	writes            []chan writeRequest // by output
+	writing           sync.WaitGroup      // the writers but the dead-letter one
+	deadLetterWriting sync.WaitGroup
+	taskWG            sync.WaitGroup // the partition tasks
 
 	// readCtx ends reading (a stop request, or a failure); writeCtx ends
 	// writing, only when the drain is abandoned after shutdown_timeout.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -18,18 +19,40 @@ type writeRequest struct {
 // ctx ends only when the shutdown timeout abandons them.
 func (r *runner) startWriters(ctx context.Context) {
 	r.writes = make([]chan writeRequest, len(r.p.outputs))
+	for i := range r.p.outputs {
+		queue := 4
+		if i == r.p.deadLetter {
+			// Outputs send it the records they reject, possibly from a
+			// producer's callback, which must not block: each batch in
+			// flight sends it at most once from dispatch and once per
+			// output, so this queue never fills.
+			queue = r.p.Settings.MaxInFlight * (len(r.p.outputs) + 1)
+		}
+		r.writes[i] = make(chan writeRequest, queue)
+	}
 	for i, out := range r.p.outputs {
-		r.writes[i] = make(chan writeRequest, 4)
-		r.writing.Go(func() { r.writeLoop(ctx, out, r.writes[i]) })
+		group := &r.writing
+		if i == r.p.deadLetter {
+			group = &r.deadLetterWriting
+		}
+		group.Go(func() { r.writeLoop(ctx, out, r.writes[i]) })
 	}
 }
 
-// stopWriters lets every writer finish what it was handed, and waits.
+// stopWriters lets every writer finish what it was handed, and waits: the
+// dead-letter writer last, since the others may still hand it what they
+// rejected.
 func (r *runner) stopWriters() {
-	for _, ch := range r.writes {
-		close(ch)
+	for i, ch := range r.writes {
+		if i != r.p.deadLetter {
+			close(ch)
+		}
 	}
 	r.writing.Wait()
+	if r.p.deadLetter >= 0 {
+		close(r.writes[r.p.deadLetter])
+	}
+	r.deadLetterWriting.Wait()
 }
 
 func (r *runner) writeLoop(ctx context.Context, out *outputNode, requests <-chan writeRequest) {
@@ -52,10 +75,19 @@ func (r *runner) writeLoop(ctx context.Context, out *outputNode, requests <-chan
 	}
 }
 
-// settleWrite ends one write request: its records are written, or (err) it
-// failed for good after retries.
+// settleWrite ends one write request: its records are written, some were
+// rejected (RecordsRejected), or (err) it failed for good after retries.
 func (r *runner) settleWrite(ctx context.Context, out *outputNode, req writeRequest, start time.Time, err error, retries int) {
-	if err != nil {
+	written := len(req.records)
+	rejected, err := rejectionsOf(err, len(req.records))
+	if rejected != nil {
+		if err = r.settleRejects(out, req, rejected); err != nil {
+			req.ack.done(err)
+			r.protocol.writeFailed(err)
+			return
+		}
+		written -= len(rejected.Rejects)
+	} else if err != nil {
 		out.metrics.errors.Add(float64(len(req.records)))
 		req.ack.done(err)
 		if ctx.Err() == nil {
@@ -63,8 +95,8 @@ func (r *runner) settleWrite(ctx context.Context, out *outputNode, req writeRequ
 		}
 		return
 	}
-	out.metrics.observe(start, len(req.records), len(req.records), 0)
-	r.written.Add(int64(len(req.records)))
+	out.metrics.observe(start, len(req.records), written, 0)
+	r.written.Add(int64(written))
 	req.ack.done(nil)
 }
 
@@ -80,7 +112,7 @@ func (r *runner) writeWithRetry(ctx context.Context, out *outputNode, records []
 	backoff := s.InitialBackoff
 	for attempt := 0; ; attempt++ {
 		err := out.output.Write(ctx, records)
-		if err == nil || attempt >= retries || ctx.Err() != nil {
+		if err == nil || attempt >= retries || ctx.Err() != nil || errors.As(err, new(*RecordsRejected)) {
 			return err
 		}
 		r.p.log.Warn("output write failed; retrying", "output", out.path, "attempt", attempt+1, "backoff", backoff, "error", err)

@@ -198,18 +198,30 @@ func (o *fakeOutput) WriteAsync(_ context.Context, records []*engine.Record, don
 	}
 	o.calls <- func() {
 		o.sink.mu.Lock()
+		rejected := &engine.RecordsRejected{}
 		for i, r := range records {
 			if bug("drops_headers") && i == 1 {
 				r.Headers = nil
 			}
 			v, _ := r.Bytes()
+			if string(v) == unwritableValue {
+				if bug("fails_whole_write") {
+					o.sink.mu.Unlock()
+					done(errors.New("cannot write " + unwritableValue))
+					return
+				}
+				if !bug("writes_unwritable") {
+					rejected.Reject(i, errors.New("cannot write "+unwritableValue))
+					continue
+				}
+			}
 			if bug("tombstone_as_empty") && v == nil {
 				v = []byte{}
 			}
 			o.sink.recs = append(o.sink.recs, Record{Key: r.Key, Value: v, Headers: r.Headers, Timestamp: r.Timestamp})
 		}
 		o.sink.mu.Unlock()
-		done(nil)
+		done(rejected.OrNil())
 		if bug("done_twice") {
 			done(nil)
 		}
@@ -231,9 +243,13 @@ func (o *fakeOutput) Close(context.Context) error {
 	return nil
 }
 
+// unwritableValue is the value the fake output rejects.
+const unwritableValue = `"unwritable"`
+
 func fakeOutputHarness() OutputHarness {
 	return OutputHarness{
 		KeepsKeys: true, KeepsHeaders: true, KeepsTimestamps: true,
+		Unwritable: func() *engine.Record { return engine.NewRecord([]byte(unwritableValue), engine.JSON) },
 		Sink: func(t *testing.T) OutputSink {
 			sink := &fakeSink{}
 			return OutputSink{
@@ -278,6 +294,8 @@ func TestSuiteCatchesBugs(t *testing.T) {
 		"drops_headers":              "output/" + CheckWriteReadBack,
 		"done_twice":                 "output/" + CheckAsync,
 		"write_after_close_succeeds": "output/" + CheckWriteAfterClose,
+		"fails_whole_write":          "output/" + CheckRejectsSingleRecords,
+		"writes_unwritable":          "output/" + CheckRejectsSingleRecords,
 	} {
 		t.Run(bug, func(t *testing.T) {
 			run := "^TestFakes$"

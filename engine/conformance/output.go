@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"testing"
@@ -39,6 +40,11 @@ const (
 	// CheckWriteAfterClose: Write after Close returns an error (within
 	// 2s) rather than panicking, or writing.
 	CheckWriteAfterClose = "write_after_close_fails"
+	// CheckRejectsSingleRecords: records the output cannot take
+	// (OutputHarness.Unwritable) are rejected one by one with an
+	// engine.RecordsRejected naming exactly them, by Write and by
+	// WriteAsync's done, and the records around them are written.
+	CheckRejectsSingleRecords = "rejects_single_records"
 )
 
 // OutputHarness tells TestOutput how to drive one output.
@@ -55,6 +61,10 @@ type OutputHarness struct {
 	// envelope codec's null), else what its codec writes for one
 	// (LineTombstone).
 	TombstoneValue []byte
+	// Unwritable makes a record the output must reject on its own (a value
+	// its codec cannot encode, a record too large for the broker). Nil
+	// for an output that takes every record: the check is skipped.
+	Unwritable func() *engine.Record
 }
 
 // OutputSink is one sink of a check, and how to make outputs writing to it.
@@ -85,6 +95,7 @@ func TestOutput(t *testing.T, h OutputHarness) {
 	check(t, CheckOutputCloseTwice, h.testCloseTwice)
 	check(t, CheckOutputCloseWithoutStart, h.testCloseWithoutStart)
 	check(t, CheckWriteAfterClose, h.testWriteAfterClose)
+	check(t, CheckRejectsSingleRecords, h.testRejects)
 }
 
 func (h OutputHarness) sink(t *testing.T, readBack bool) OutputSink {
@@ -347,4 +358,85 @@ func (h OutputHarness) testWriteAfterClose(t *testing.T) {
 	} else if p := (*panicError)(nil); errors.As(err, &p) {
 		t.Error(err)
 	}
+}
+
+func (h OutputHarness) testRejects(t *testing.T) {
+	if h.Unwritable == nil {
+		t.Skip("the output takes every record (OutputHarness.Unwritable is nil)")
+	}
+	s := h.sink(t, false)
+	out := newOutput(t, s, true)
+	all := suiteRecords(0, 8)
+	var want []Record
+	var recs []*engine.Record
+	var wantRejected []int
+	for i, e := range toEngine(all) {
+		if i%3 == 1 {
+			wantRejected = append(wantRejected, len(recs))
+			recs = append(recs, h.Unwritable())
+		}
+		recs = append(recs, e)
+		want = append(want, all[i])
+	}
+	half := len(recs) / 2
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var err error
+	within(t, 20*time.Second, "Write", func() {
+		err = safely("Write", func() error { return out.Write(ctx, recs[:half]) })
+	})
+	checkRejected(t, "Write", err, wantRejected, 0, half)
+	if async, ok := out.Output.(engine.AsyncOutput); ok {
+		done := make(chan error, 1)
+		async.WriteAsync(ctx, recs[half:], func(err error) { done <- err })
+		select {
+		case err = <-done:
+		case <-ctx.Done():
+			t.Fatal("WriteAsync's done was not called within 20s")
+		}
+		checkRejected(t, "WriteAsync", err, wantRejected, half, len(recs))
+	} else {
+		err = safely("Write", func() error { return out.Write(ctx, recs[half:]) })
+		checkRejected(t, "Write", err, wantRejected, half, len(recs))
+	}
+	out.close(t)
+	if s.ReadBack != nil {
+		h.compare(t, want, s.ReadBack(t, len(want)))
+	}
+}
+
+// checkRejected wants err to reject exactly the records of want (indexes
+// into the whole slice) that lie in [from, to), by their index in the
+// write of that range.
+func checkRejected(t *testing.T, call string, err error, want []int, from, to int) {
+	t.Helper()
+	var expected []int
+	for _, i := range want {
+		if i >= from && i < to {
+			expected = append(expected, i-from)
+		}
+	}
+	var rejected *engine.RecordsRejected
+	if !errors.As(err, &rejected) {
+		t.Fatalf("%s of records with unwritable ones at %v: got %v, want an *engine.RecordsRejected", call, expected, err)
+	}
+	var got []int
+	for _, rj := range rejected.Rejects {
+		got = append(got, rj.Index)
+		if rj.Err == nil || rj.Err.Error() == "" {
+			t.Errorf("%s: record %d rejected without a reason", call, rj.Index)
+		}
+	}
+	if !slices.Equal(got, expected) {
+		t.Errorf("%s rejected records %v, want %v", call, got, expected)
+	}
+}
+
+// UnencodableRecord is a record no JSON codec can write: its value holds
+// NaN, as `value.a / value.b` with both zero gives. Outputs that encode
+// values as JSON use it as OutputHarness.Unwritable.
+func UnencodableRecord() *engine.Record {
+	r := engine.NewRecord([]byte(`{"ratio":0}`), engine.JSON)
+	r.SetValue(map[string]any{"ratio": math.NaN()})
+	return r
 }

@@ -264,6 +264,12 @@ func (c *Connection) authFailure(err error) string {
 	return ""
 }
 
+// DefaultBatchMaxBytes is the largest record batch a producer sends to
+// one partition, unless an output sets its own: 1 MiB, under the broker's
+// default message.max.bytes (1048588), so that what the producer sends the
+// broker takes.
+const DefaultBatchMaxBytes = 1 << 20
+
 // ProduceAll produces records with produce and calls done once, with the
 // first error, when every record is acknowledged.
 func ProduceAll(ctx context.Context, produce func(context.Context, *kgo.Record, func(*kgo.Record, error)), records []*kgo.Record, done func(error)) {

@@ -80,6 +80,7 @@ func Open(ctx context.Context, conn *kafkaclient.Connection, o Options) (*Sessio
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.AllowAutoTopicCreation(),
 		kgo.RecordPartitioner(s.partitioner(sticky)),
+		kgo.ProducerBatchMaxBytes(kafkaclient.DefaultBatchMaxBytes),
 	)
 	if len(o.Topics) > 0 {
 		opts = append(append(opts, o.Consumer...),

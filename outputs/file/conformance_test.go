@@ -21,6 +21,7 @@ func TestConformance(t *testing.T) {
 			conformance.TestOutput(t, conformance.OutputHarness{
 				KeepsKeys: keys, KeepsHeaders: headers, KeepsTimestamps: timestamps,
 				TombstoneValue: conformance.LineTombstone(codec),
+				Unwritable:     conformance.UnencodableRecord,
 				Sink: func(t *testing.T) conformance.OutputSink {
 					path := filepath.Join(t.TempDir(), "out", "records.txt")
 					return conformance.OutputSink{

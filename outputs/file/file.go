@@ -139,15 +139,13 @@ func (o *Output) cutTornLine() error {
 
 // Write writes the records with one write call, then fsyncs with sync. A
 // write that failed half way is cut back off a regular file, so that the
-// engine's retry does not leave a broken line.
+// engine's retry does not leave a broken line. Records the codec cannot
+// encode are left out and rejected (engine.RecordsRejected).
 func (o *Output) Write(_ context.Context, records []*engine.Record) error {
 	if o.f == nil {
 		return errors.New("file output is not open")
 	}
-	buf, err := o.enc.Encode(records)
-	if err != nil {
-		return err
-	}
+	buf, rejected := o.enc.Encode(records)
 	n, err := o.f.Write(buf)
 	if err != nil {
 		if n > 0 {
@@ -161,7 +159,7 @@ func (o *Output) Write(_ context.Context, records []*engine.Record) error {
 			return fmt.Errorf("%s: sync: %w", o.path, err)
 		}
 	}
-	return nil
+	return rejected
 }
 
 // Close closes the file.

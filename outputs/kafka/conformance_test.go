@@ -3,6 +3,7 @@ package kafka_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,10 +29,18 @@ func TestConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	var topics atomic.Int64
+	var topics, unwritable atomic.Int64
 	conformance.TestOutput(t, conformance.OutputHarness{
 		KeepsKeys: true, KeepsHeaders: true, KeepsTimestamps: true,
 		TombstoneValue: nil, // a Kafka tombstone: a record with a null value
+		// In turn a value that does not encode and a record larger than
+		// batch_max_bytes.
+		Unwritable: func() *engine.Record {
+			if unwritable.Add(1)%2 == 0 {
+				return conformance.UnencodableRecord()
+			}
+			return engine.NewRecord([]byte(`"`+strings.Repeat("x", 70<<10)+`"`), engine.JSON)
+		},
 		Sink: func(t *testing.T) conformance.OutputSink {
 			topic := fmt.Sprintf("conformance-%d", topics.Add(1))
 			if _, err := kadm.NewClient(admin).CreateTopic(context.Background(), 1, 1, nil, topic); err != nil {
@@ -39,7 +48,7 @@ func TestConformance(t *testing.T) {
 			}
 			return conformance.OutputSink{
 				New: func(t *testing.T) engine.Output {
-					return enginetest.NewOutput(t, kafka.Plugin(), "out", fmt.Sprintf("{brokers: [%q], topic: %s}", brokers[0], topic))
+					return enginetest.NewOutput(t, kafka.Plugin(), "out", fmt.Sprintf("{brokers: [%q], topic: %s, batch_max_bytes: 64KiB}", brokers[0], topic))
 				},
 				ReadBack: func(t *testing.T, n int) []conformance.Record { return readTopic(t, brokers, topic, n) },
 			}

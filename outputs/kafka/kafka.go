@@ -23,7 +23,9 @@ func Plugin() engine.OutputPlugin {
 		config.ExprMap("headers", "Headers to set, name to expression; a record's own headers are kept.").Example(map[string]any{"source": `"pipeline"`}),
 		config.String("compression", "Batch compression.").Default("none").Enum("none", "gzip", "snappy", "lz4", "zstd"),
 		config.Duration("linger", "How long a partition's batch may wait for more records.").Default("0s"),
-		config.ByteSize("batch_max_bytes", "The largest record batch sent to one partition.").Default("1MiB"),
+		config.ByteSize("batch_max_bytes", "The largest record batch sent to one partition, and so the largest record: a larger one is rejected on its own "+
+			"(dead-lettered under on_error: dead_letter). Keep it at most the topic's max.message.bytes, or the broker fails whole writes. "+
+			"Under exactly_once the transaction's producer sends batches of at most 1MiB.").Default("1MiB"),
 		config.Int("max_in_flight", "Produce requests in flight per broker when idempotent is false (an idempotent producer manages its own).").Default(5),
 		config.Bool("idempotent", "Idempotent producing (acks=all, no duplicates from producer retries).").Default(true),
 		kafkaclient.TopicFields(),
@@ -57,6 +59,9 @@ type Output struct {
 	create    *kafkaclient.TopicSpec
 	client    *kgo.Client
 	txn       *kafkatxn.Writer // under exactly-once, the session written through
+	// maxRecordBytes is the largest record the producer sends; a larger
+	// one is rejected before it is produced.
+	maxRecordBytes int
 }
 
 type header struct {
@@ -73,7 +78,7 @@ func New(conf *config.Parsed, _ *engine.Resources) (engine.Output, error) {
 			errs = append(errs, config.AsErrors(err)...)
 		}
 	}
-	o := &Output{topic: conf.String("topic")}
+	o := &Output{topic: conf.String("topic"), maxRecordBytes: int(conf.ByteSize("batch_max_bytes"))}
 	var err error
 	o.conn, err = kafkaclient.ParseConnection(conf)
 	add(err)
@@ -95,7 +100,7 @@ func New(conf *config.Parsed, _ *engine.Resources) (engine.Output, error) {
 	}
 	o.opts = []kgo.Opt{
 		kgo.ProducerLinger(conf.Duration("linger")),
-		kgo.ProducerBatchMaxBytes(int32(conf.ByteSize("batch_max_bytes"))),
+		kgo.ProducerBatchMaxBytes(int32(o.maxRecordBytes)),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), // murmur2 on keys, as the Java client
 		kgo.RecordRetries(10),
 		// Brokers that auto-create topics (the development broker, Kafka's
@@ -157,11 +162,20 @@ func (o *Output) Write(ctx context.Context, records []*engine.Record) error {
 
 // WriteAsync produces every record, in order behind earlier calls, and calls
 // done once all are acknowledged or one failed (after franz-go's retries).
+// Records that cannot be produced on their own (a value that does not
+// encode, a key expression that fails, a record larger than a batch) are
+// left out and rejected: done gets an *engine.RecordsRejected once the
+// others are acknowledged.
 func (o *Output) WriteAsync(ctx context.Context, records []*engine.Record, done func(error)) {
-	out, err := o.toKafkaBatch(records)
-	if err != nil {
-		done(err)
-		return
+	out, rejected := o.toKafkaBatch(records)
+	if rejected != nil {
+		inner := done
+		done = func(err error) {
+			if err == nil {
+				err = rejected
+			}
+			inner(err)
+		}
 	}
 	switch {
 	case o.txn != nil:
@@ -173,11 +187,12 @@ func (o *Output) WriteAsync(ctx context.Context, records []*engine.Record, done 
 	}
 }
 
-// toKafkaBatch converts a batch. The Kafka records, and all their headers,
-// are allocated in one block each.
-func (o *Output) toKafkaBatch(records []*engine.Record) ([]*kgo.Record, error) {
+// toKafkaBatch converts a batch, leaving out and rejecting the records that
+// cannot be produced. The Kafka records, and all their headers, are
+// allocated in one block each.
+func (o *Output) toKafkaBatch(records []*engine.Record) ([]*kgo.Record, *engine.RecordsRejected) {
 	krs := make([]kgo.Record, len(records))
-	out := make([]*kgo.Record, len(records))
+	out := make([]*kgo.Record, 0, len(records))
 	nh := len(o.headers) * len(records)
 	for _, r := range records {
 		nh += len(r.Headers)
@@ -186,15 +201,28 @@ func (o *Output) toKafkaBatch(records []*engine.Record) ([]*kgo.Record, error) {
 	if nh > 0 {
 		headers = make([]kgo.RecordHeader, 0, nh)
 	}
+	var rejected *engine.RecordsRejected
+	reject := func(i int, err error) {
+		if rejected == nil {
+			rejected = &engine.RecordsRejected{}
+		}
+		rejected.Reject(i, err)
+	}
 	for i, r := range records {
 		kr := &krs[i]
 		var err error
 		if headers, err = o.toKafka(r, kr, headers); err != nil {
-			return nil, fmt.Errorf("%s: %w", r.Describe(), err)
+			reject(i, err)
+			continue
 		}
-		out[i] = kr
+		if size := recordBatchBytes(kr); size > o.maxRecordBytes {
+			reject(i, fmt.Errorf("the record takes %d bytes in a batch, more than the %d of batch_max_bytes: raise batch_max_bytes "+
+				"(and the topic's max.message.bytes) to write records this large", size, o.maxRecordBytes))
+			continue
+		}
+		out = append(out, kr)
 	}
-	return out, nil
+	return out, rejected
 }
 
 // toKafka fills kr from r. Its headers are appended to headers, which is

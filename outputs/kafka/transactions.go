@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/internal/kafkaclient"
 	"github.com/pipelinehq/pipeline/internal/kafkatxn"
 )
 
@@ -44,5 +45,7 @@ func (o *Output) WriteThrough(w engine.TransactionWriter) error {
 		return fmt.Errorf("a kafka output writes only through a Kafka transactional session, not %T", w)
 	}
 	o.txn = writer
+	// The session's producer sends batches of its own size.
+	o.maxRecordBytes = min(o.maxRecordBytes, kafkaclient.DefaultBatchMaxBytes)
 	return nil
 }

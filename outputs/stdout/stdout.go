@@ -44,17 +44,19 @@ func newOutput(conf *config.Parsed, w io.Writer) (*Output, error) {
 	return &Output{w: w, enc: enc}, nil
 }
 
-// Write writes the records with one write call.
+// Write writes the records with one write call, leaving out and rejecting
+// (engine.RecordsRejected) those the codec cannot encode.
 func (o *Output) Write(_ context.Context, records []*engine.Record) error {
 	if o.closed {
 		return errors.New("stdout output is closed")
 	}
-	buf, err := o.enc.Encode(records)
-	if err != nil || len(buf) == 0 {
-		return err
+	buf, rejected := o.enc.Encode(records)
+	if len(buf) > 0 {
+		if _, err := o.w.Write(buf); err != nil {
+			return err
+		}
 	}
-	_, err = o.w.Write(buf)
-	return err
+	return rejected
 }
 
 // Close ends the output's writes; standard output itself stays open for

@@ -47,14 +47,18 @@ func New(codec string) (*Encoder, error) {
 }
 
 // Encode returns the records encoded, one line each. The bytes are valid
-// until the next call.
+// until the next call. A record that cannot be encoded (a value holding
+// NaN) is left out and named in the *engine.RecordsRejected returned with
+// the lines of the others.
 func (e *Encoder) Encode(records []*engine.Record) ([]byte, error) {
 	if cap(e.buf) > maxKeptBuffer {
 		e.buf = nil
 	}
 	buf := e.buf[:0]
-	var err error
-	for _, r := range records {
+	var rejected *engine.RecordsRejected // allocated only when needed: the hot path allocates nothing
+	for i, r := range records {
+		line := len(buf)
+		var err error
 		switch e.codec {
 		case Lines:
 			var b []byte
@@ -67,13 +71,17 @@ func (e *Encoder) Encode(records []*engine.Record) ([]byte, error) {
 			buf, err = appendEnvelope(buf, r)
 		}
 		if err != nil {
-			e.buf = buf
-			return nil, fmt.Errorf("%s: %w", r.Describe(), err)
+			buf = buf[:line]
+			if rejected == nil {
+				rejected = &engine.RecordsRejected{}
+			}
+			rejected.Reject(i, err)
+			continue
 		}
 		buf = append(buf, '\n')
 	}
 	e.buf = buf
-	return buf, nil
+	return buf, rejected.OrNil()
 }
 
 // appendValue appends the value as one line of JSON: JSON values as they are

@@ -2,6 +2,7 @@ package encode
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -138,9 +139,18 @@ func TestEncodeError(t *testing.T) {
 	r.Offset = 7
 	for _, codec := range []string{Lines, JSONLines, Envelope} {
 		enc, _ := New(codec)
-		_, err := enc.Encode([]*engine.Record{engine.NewRecord([]byte("ok"), engine.Text), r})
-		if err == nil || !strings.HasPrefix(err.Error(), "record at p:7: value cannot be encoded as JSON") {
-			t.Errorf("%s: error %v", codec, err)
+		ok := engine.NewRecord([]byte("ok"), engine.Text)
+		encoded, err := enc.Encode([]*engine.Record{ok, r, ok})
+		buf := string(encoded) // before the next Encode reuses it
+		var rejected *engine.RecordsRejected
+		if !errors.As(err, &rejected) || len(rejected.Rejects) != 1 || rejected.Rejects[0].Index != 1 ||
+			!strings.HasPrefix(rejected.Rejects[0].Err.Error(), "value cannot be encoded as JSON") {
+			t.Errorf("%s: want record 1 rejected, got %v", codec, err)
+			continue
+		}
+		want, _ := enc.Encode([]*engine.Record{ok, ok})
+		if buf != string(want) {
+			t.Errorf("%s: the records around the rejected one: %q, want %q", codec, buf, want)
 		}
 	}
 	if _, err := New("xml"); err == nil || err.Error() != `unknown codec "xml"` {
