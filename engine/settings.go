@@ -35,9 +35,9 @@ func RootFields() []config.Field {
 		config.String("on_error", "What happens to a record a processor fails on: stop the pipeline with the error, or send the record to the dead_letter output with the error in its headers.").
 			Default(OnErrorStop).Enum(OnErrorStop, OnErrorDeadLetter),
 		config.Component("dead_letter", "output", "Where failed records go when on_error is dead_letter. Each keeps its original key and value and gains the headers error, error_component and error_source."),
-		config.Object("http", "The operations server: /ping, /ready and /metrics.",
+		config.Object("http", "The operations server: /ping, /ready, /metrics and POST /reload.",
 			config.Bool("enabled", "Serve the operations endpoints.").Default(true),
-			config.String("address", "The address to listen on.").Default("0.0.0.0:4195"),
+			config.String("address", "The address to listen on. The default, loopback, serves this machine only; 0.0.0.0:4195 serves every interface. When the config does not set it, the environment variable PIPELINE_HTTP_ADDRESS replaces the default (the container image sets 0.0.0.0:4195).").Default("127.0.0.1:4195"),
 		),
 		config.Object("logger", "Log output.",
 			config.String("level", "The lowest level logged.").Default("info").Enum("debug", "info", "warn", "error"),

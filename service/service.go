@@ -118,7 +118,7 @@ func Run(ctx context.Context, opts Options) error {
 	sup.current.set(settings.Name, phaseStarting)
 
 	if settings.HTTPEnabled {
-		server, err := startHTTP(settings.HTTPAddress, newHandler(sup.current, promRegistry, sup.requestReload), log)
+		server, err := startHTTP(httpAddress(doc, settings.HTTPAddress), newHandler(sup.current, promRegistry, sup.requestReload), log)
 		if err != nil {
 			return fmt.Errorf("http server: %w", err)
 		}
