@@ -3,12 +3,16 @@ package service
 import (
 	"context"
 	"io"
+	"maps"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
 	"github.com/pipelinehq/pipeline/engine"
@@ -93,5 +97,82 @@ func TestAddressFromTheEnvironment(t *testing.T) {
 	t.Setenv("PIPELINE_HTTP_ADDRESS", "192.0.2.1:4195")
 	if host, _, _ := net.SplitHostPort(run(ticksConfig)); host != "127.0.0.1" {
 		t.Errorf("the config's http.address 127.0.0.1:0 lost to PIPELINE_HTTP_ADDRESS: the server listens on %s", host)
+	}
+}
+
+// countingReload stands in for the supervisor: it counts the reloads the
+// handler asked for.
+type countingReload struct{ calls int }
+
+func (c *countingReload) reload(context.Context, string) (reloadOutcome, error) {
+	c.calls++
+	return reloadOutcome{Result: reloadSuccess}, nil
+}
+
+// serve sends one request through the operations handler, as a request to
+// the server at 127.0.0.1:4195.
+func serve(handler http.Handler, method, path string, header http.Header) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, nil)
+	req.Host = "127.0.0.1:4195"
+	maps.Copy(req.Header, header)
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, req)
+	return rec
+}
+
+// TestCrossOriginRequestsAreRefused: a web page of another origin cannot
+// reload the pipeline (or make any other state-changing request), whether
+// the browser says so with Sec-Fetch-Site or only with Origin; the same
+// origin, and clients that send neither (curl, scripts), can. Reading stays
+// open to every origin.
+func TestCrossOriginRequestsAreRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		method string
+		header http.Header
+		code   int
+	}{
+		{"foreign Origin", http.MethodPost, http.Header{"Origin": {"https://evil.example"}}, http.StatusForbidden},
+		{"Origin of another port", http.MethodPost, http.Header{"Origin": {"http://127.0.0.1:8080"}}, http.StatusForbidden},
+		{"Origin null", http.MethodPost, http.Header{"Origin": {"null"}}, http.StatusForbidden},
+		{"Sec-Fetch-Site cross-site", http.MethodPost, http.Header{"Sec-Fetch-Site": {"cross-site"}}, http.StatusForbidden},
+		{"Sec-Fetch-Site same-site", http.MethodPost, http.Header{"Sec-Fetch-Site": {"same-site"}, "Origin": {"http://127.0.0.1:4195"}}, http.StatusForbidden},
+		{"PUT from a foreign Origin", http.MethodPut, http.Header{"Origin": {"https://evil.example"}}, http.StatusForbidden},
+		{"DELETE cross-site", http.MethodDelete, http.Header{"Sec-Fetch-Site": {"cross-site"}}, http.StatusForbidden},
+		{"same origin", http.MethodPost, http.Header{"Origin": {"http://127.0.0.1:4195"}}, http.StatusOK},
+		{"Sec-Fetch-Site same-origin", http.MethodPost, http.Header{"Sec-Fetch-Site": {"same-origin"}, "Origin": {"http://127.0.0.1:4195"}}, http.StatusOK},
+		{"no Origin (curl)", http.MethodPost, nil, http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reloads := &countingReload{}
+			handler := newHandler(&live{}, prometheus.NewRegistry(), reloads.reload)
+			rec := serve(handler, tc.method, "/reload", tc.header)
+			if tc.code == http.StatusForbidden {
+				refused := "cross-origin request refused: " + tc.method + " /reload is taken only from this endpoint's own origin or from clients that send no Origin header (curl, scripts)\n"
+				if rec.Code != http.StatusForbidden || rec.Body.String() != refused {
+					t.Errorf("%s /reload: %d %q, want 403 %q", tc.method, rec.Code, rec.Body.String(), refused)
+				}
+				if reloads.calls != 0 {
+					t.Errorf("a refused request reloaded the config %d times", reloads.calls)
+				}
+				return
+			}
+			if rec.Code != http.StatusOK || rec.Body.String() != "{\"result\":\"success\"}\n" || reloads.calls != 1 {
+				t.Errorf("POST /reload: %d %q after %d reloads, want 200 success after 1", rec.Code, rec.Body.String(), reloads.calls)
+			}
+		})
+	}
+
+	// A dashboard of another origin may still read.
+	current := &live{}
+	current.set("p", phaseRunning)
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "pipeline_test_gauge", Help: "A gauge."}))
+	handler := newHandler(current, registry, nil)
+	foreign := http.Header{"Origin": {"https://dashboard.example"}, "Sec-Fetch-Site": {"cross-site"}}
+	for path, want := range map[string]string{"/ping": "pong", "/ready": "ready: pipeline p is running\n", "/metrics": "\npipeline_test_gauge 0\n"} {
+		if rec := serve(handler, http.MethodGet, path, foreign); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("GET %s from another origin: %d %q, want 200 with %q", path, rec.Code, rec.Body.String(), want)
+		}
 	}
 }

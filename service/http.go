@@ -8,15 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/pipelinehq/pipeline/config"
-	"github.com/pipelinehq/pipeline/engine"
 )
 
 // phase is where the current pipeline is in its life.
@@ -109,30 +105,7 @@ func newHandler(current *live, reg *prometheus.Registry, reload func(context.Con
 		fmt.Fprintf(w, "ready: pipeline %s is running\n", name)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	return mux
-}
-
-// addressVariable replaces the default of http.address. The container image
-// sets it to 0.0.0.0:4195, so that a published port (or a Kubernetes probe)
-// reaches the server whatever config is mounted, while a binary run by hand
-// serves loopback only.
-const addressVariable = "PIPELINE_HTTP_ADDRESS"
-
-// httpAddress is where the operations server listens: http.address when the
-// config (or a --set) gives it, else $PIPELINE_HTTP_ADDRESS, else the
-// spec's default (configured holds the default then).
-func httpAddress(doc *config.Document, configured string) string {
-	if fromEnv := os.Getenv(addressVariable); fromEnv != "" && !setsHTTPAddress(doc) {
-		return fromEnv
-	}
-	return configured
-}
-
-// setsHTTPAddress decodes the root once more, as loggerSettings does: the
-// engine's settings hold the default and the given value alike.
-func setsHTTPAddress(doc *config.Document) bool {
-	root, errs := config.Parse(doc.File, "", doc.Root, engine.RootFields())
-	return len(errs) > 0 || root.Object("http").Has("address")
+	return refuseCrossOrigin(mux)
 }
 
 // httpServer is the operations server of one process.
