@@ -1,9 +1,12 @@
 package service
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/engine"
@@ -14,7 +17,7 @@ import (
 // Reading (/ping, /ready, /metrics) is open to whoever reaches it; what
 // changes the process (POST /reload) is refused to web pages of other
 // origins, so that a page open in a browser on this machine cannot use a
-// loopback server.
+// loopback server, and needs http.auth_token when one is set.
 
 // addressVariable replaces the default of http.address. The container image
 // sets it to 0.0.0.0:4195, so that a published port (or a Kubernetes probe)
@@ -52,4 +55,45 @@ func refuseCrossOrigin(next http.Handler) http.Handler {
 			"or from clients that send no Origin header (curl, scripts)", r.Method, r.URL.Path), http.StatusForbidden)
 	}))
 	return protection.Handler(next)
+}
+
+// requireToken lets a request through only when it carries
+// "Authorization: Bearer <token>"; with no token configured, every request.
+// Every endpoint that changes the process or shows more than metrics
+// (POST /reload now, /state next) goes through it.
+func requireToken(token config.Secret, next http.Handler) http.Handler {
+	if token == "" {
+		return next
+	}
+	// Digests, because subtle.ConstantTimeCompare returns at once for
+	// inputs of different lengths, which would tell the token's length.
+	want := sha256.Sum256([]byte(token.Reveal()))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		given, ok := bearerToken(r)
+		if !ok {
+			unauthorized(w, `Bearer realm="pipeline"`, fmt.Sprintf(
+				"unauthorized: %s %s needs the token of http.auth_token, sent as \"Authorization: Bearer <token>\"", r.Method, r.URL.Path))
+			return
+		}
+		got := sha256.Sum256([]byte(given))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			unauthorized(w, `Bearer realm="pipeline", error="invalid_token"`, "unauthorized: the bearer token is not the one of http.auth_token")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// bearerToken is the credentials of an "Authorization: Bearer <token>"
+// header; the scheme's case does not matter (RFC 9110).
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, credentials, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	credentials = strings.TrimSpace(credentials)
+	return credentials, strings.EqualFold(scheme, "Bearer") && credentials != ""
+}
+
+// unauthorized answers 401 with the challenge RFC 6750 asks for.
+func unauthorized(w http.ResponseWriter, challenge, message string) {
+	w.Header().Set("WWW-Authenticate", challenge)
+	http.Error(w, message, http.StatusUnauthorized)
 }
