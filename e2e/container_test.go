@@ -103,7 +103,8 @@ func containerConfig(tag string, port int) string {
 // it: the output switches at a clean boundary with nothing lost, the
 // invalid version is reported with its line and column while the pipeline
 // goes on, the process runs as the image's non-root user, and /ready
-// answers throughout.
+// answers throughout, on the address of the config rather than the image's
+// default of every interface.
 func TestContainerReloadsConfigMap(t *testing.T) {
 	t.Parallel()
 	bin := requirePodman(t)
@@ -124,6 +125,13 @@ func TestContainerReloadsConfigMap(t *testing.T) {
 	image := fmt.Sprintf("localhost/pipeline-e2e:%d", os.Getpid())
 	podman(t, bin, "build", "--network=none", "--pull=never", "-q", "-t", image, "-f", filepath.Join(buildDir, "Containerfile"), buildDir)
 	t.Cleanup(func() { exec.Command(bin, "rmi", "-f", image).Run() })
+	// A binary run by hand serves loopback only; the image serves every
+	// interface unless the config says otherwise (this test's config does:
+	// /ready below answers only if its address wins).
+	env := podman(t, bin, "image", "inspect", "--format", "{{range .Config.Env}}{{println .}}{{end}}", image)
+	if !strings.Contains(env, "PIPELINE_HTTP_ADDRESS=0.0.0.0:4195\n") {
+		t.Fatalf("the image does not set PIPELINE_HTTP_ADDRESS=0.0.0.0:4195; its environment:\n%s", env)
+	}
 
 	cm := &configMap{dir: t.TempDir()}
 	port, err := freePort()

@@ -35,9 +35,11 @@ func RootFields() []config.Field {
 		config.String("on_error", "What happens to a record a processor fails on: stop the pipeline with the error, or send the record to the dead_letter output with the error in its headers.").
 			Default(OnErrorStop).Enum(OnErrorStop, OnErrorDeadLetter),
 		config.Component("dead_letter", "output", "Where failed records go when on_error is dead_letter. Each keeps its original key and value and gains the headers error, error_component and error_source."),
-		config.Object("http", "The operations server: /ping, /ready and /metrics.",
+		config.Object("http", "The operations server: /ping, /ready, /metrics and POST /reload.",
 			config.Bool("enabled", "Serve the operations endpoints.").Default(true),
-			config.String("address", "The address to listen on.").Default("0.0.0.0:4195"),
+			config.String("address", "The address to listen on. The default, loopback, serves this machine only; 0.0.0.0:4195 serves every interface. When the config does not set it, the environment variable PIPELINE_HTTP_ADDRESS replaces the default (the container image sets 0.0.0.0:4195).").Default("127.0.0.1:4195"),
+			config.String("auth_token", "When set, POST /reload requires it as \"Authorization: Bearer <token>\" and answers 401 without it; /ping, /ready and /metrics stay open. A secret: give it as ${ENV}; it is never printed.").
+				Example("${PIPELINE_AUTH_TOKEN}").Secret(),
 		),
 		config.Object("logger", "Log output.",
 			config.String("level", "The lowest level logged.").Default("info").Enum("debug", "info", "warn", "error"),
@@ -64,6 +66,7 @@ type Settings struct {
 	OnError             string
 	HTTPEnabled         bool
 	HTTPAddress         string
+	HTTPAuthToken       config.Secret
 	LogLevel            string
 	LogFormat           string
 	ShutdownTimeout     time.Duration
@@ -85,6 +88,7 @@ func settingsFrom(root *config.Parsed, defaultName string) Settings {
 		OnError:               root.String("on_error"),
 		HTTPEnabled:           root.Object("http").Bool("enabled"),
 		HTTPAddress:           root.Object("http").String("address"),
+		HTTPAuthToken:         root.Object("http").Secret("auth_token"),
 		LogLevel:              root.Object("logger").String("level"),
 		LogFormat:             root.Object("logger").String("format"),
 		ShutdownTimeout:       root.Duration("shutdown_timeout"),

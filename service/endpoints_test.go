@@ -95,7 +95,7 @@ http: { address: 127.0.0.1:0 }
 // live run passes too quickly to observe.
 func TestReadyFollowsPhases(t *testing.T) {
 	current := &live{}
-	handler := newHandler(current, prometheus.NewRegistry(), nil)
+	handler := newHandler(current, prometheus.NewRegistry(), nil, "")
 	for _, tc := range []struct {
 		phase phase
 		code  int

@@ -13,6 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/pipelinehq/pipeline/config"
 )
 
 // phase is where the current pipeline is in its life.
@@ -71,12 +73,15 @@ func (l *live) snapshot() (name string, p phase) {
 	return l.name, l.phase
 }
 
-func newHandler(current *live, reg *prometheus.Registry, reload func(context.Context, string) (reloadOutcome, error)) http.Handler {
+// newHandler serves the operations endpoints. Reading is open; POST /reload
+// needs token when it is not empty (see requireToken), and every request
+// that could change something is refused to other origins.
+func newHandler(current *live, reg *prometheus.Registry, reload func(context.Context, string) (reloadOutcome, error), token config.Secret) http.Handler {
 	mux := http.NewServeMux()
 	// POST /reload reloads the config as SIGHUP does and answers with the
 	// outcome: 200 {"result":"success"} or {"result":"unchanged"}, or 422
 	// {"result":"failure","errors":[...]} while the running pipeline goes on.
-	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("POST /reload", requireToken(token, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
 		defer cancel()
 		out, err := reload(ctx, "POST /reload")
@@ -89,7 +94,7 @@ func newHandler(current *live, reg *prometheus.Registry, reload func(context.Con
 			w.WriteHeader(http.StatusUnprocessableEntity)
 		}
 		_ = json.NewEncoder(w).Encode(out)
-	})
+	})))
 	mux.HandleFunc("GET /ping", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprint(w, "pong")
@@ -105,7 +110,7 @@ func newHandler(current *live, reg *prometheus.Registry, reload func(context.Con
 		fmt.Fprintf(w, "ready: pipeline %s is running\n", name)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	return mux
+	return refuseCrossOrigin(mux)
 }
 
 // httpServer is the operations server of one process.

@@ -243,7 +243,7 @@ func (s *supervisor) reload(ctx context.Context, gen *generation, trigger string
 		return failConfig(err)
 	}
 	if ns, ps := next.Settings, s.process; ns.HTTPEnabled != ps.HTTPEnabled || ns.HTTPAddress != ps.HTTPAddress ||
-		ns.LogLevel != ps.LogLevel || ns.LogFormat != ps.LogFormat || ns.MemoryLimit != ps.MemoryLimit {
+		ns.HTTPAuthToken != ps.HTTPAuthToken || ns.LogLevel != ps.LogLevel || ns.LogFormat != ps.LogFormat || ns.MemoryLimit != ps.MemoryLimit {
 		s.log.Warn("reload: http, logger and memory_limit take effect only when the process starts; the running values stay")
 	}
 	checkCtx, cancel := context.WithTimeout(ctx, checkTimeout)

@@ -118,7 +118,8 @@ func Run(ctx context.Context, opts Options) error {
 	sup.current.set(settings.Name, phaseStarting)
 
 	if settings.HTTPEnabled {
-		server, err := startHTTP(settings.HTTPAddress, newHandler(sup.current, promRegistry, sup.requestReload), log)
+		handler := newHandler(sup.current, promRegistry, sup.requestReload, settings.HTTPAuthToken)
+		server, err := startHTTP(httpAddress(doc, settings.HTTPAddress), handler, log)
 		if err != nil {
 			return fmt.Errorf("http server: %w", err)
 		}

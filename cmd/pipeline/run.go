@@ -28,12 +28,16 @@ stop. A stop drains: inputs stop reading, records already read are written and
 their positions committed within shutdown_timeout. A second signal exits at
 once, leaving unwritten records uncommitted (they are read again next time).
 
-While it runs, the operations server (http.address, default 0.0.0.0:4195)
-serves /ping, /ready (200 only while the pipeline runs) and /metrics.
+While it runs, the operations server (http.address, default 127.0.0.1:4195,
+this machine only; PIPELINE_HTTP_ADDRESS replaces that default) serves /ping,
+/ready (200 only while the pipeline runs) and /metrics.
 
 SIGHUP or POST /reload reloads the config; with --watch, so does any change
 of the file (its directory is watched, so editors that replace the file and
-Kubernetes ConfigMap updates are seen). The new config is built and checked
+Kubernetes ConfigMap updates are seen). POST /reload is refused (403) to web
+pages of other origins, and with http.auth_token set it needs
+"Authorization: Bearer <token>" (401 without); /ping, /ready and /metrics
+stay open. The new config is built and checked
 first: an invalid one is reported as file:line:col and the running pipeline
 goes on. Otherwise the running pipeline drains (everything read is written
 and committed) and the new one starts; stateful components that did not
