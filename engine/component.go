@@ -116,3 +116,11 @@ type Starter interface {
 type Closer interface {
 	Close(ctx context.Context) error
 }
+
+// ReadinessReporter is a component that can be running and still unable
+// to make progress: a Kafka input its group has not assigned partitions
+// yet, or whose fetches keep failing. Ready returns nil when it can go on,
+// else why not, in words for an operator; /ready answers 503 with it.
+type ReadinessReporter interface {
+	Ready() error
+}

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -116,7 +117,7 @@ func TestReadyFollowsPhases(t *testing.T) {
 
 	// A pipeline never goes back: a late "draining" keeps "stopped".
 	current.setPhase(phaseDraining)
-	if _, p := current.snapshot(); p != phaseStopped {
+	if _, p, _ := current.snapshot(); p != phaseStopped {
 		t.Errorf("phase after a late draining: %s, want stopped", p)
 	}
 	// A reload swaps in the next pipeline, running.
@@ -125,5 +126,37 @@ func TestReadyFollowsPhases(t *testing.T) {
 	handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/ready", nil))
 	if rec.Code != http.StatusOK || rec.Body.String() != "ready: pipeline next is running\n" {
 		t.Errorf("after a swap: %d %q", rec.Code, rec.Body.String())
+	}
+}
+
+// A running pipeline that cannot make progress is not ready, with its
+// components' reasons; ready again once they can.
+func TestReadyAsksTheRunningPipeline(t *testing.T) {
+	current := &live{}
+	handler := newHandler(current, prometheus.NewRegistry(), nil, "")
+	var reason error = errors.New("input: no partitions assigned by consumer group g yet (joining)")
+	current.set("p", phaseRunning)
+	current.setReady(func() error { return reason })
+	get := func() (int, string) {
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/ready", nil))
+		return rec.Code, rec.Body.String()
+	}
+	if code, body := get(); code != http.StatusServiceUnavailable ||
+		body != "not ready: pipeline p is running but cannot make progress: input: no partitions assigned by consumer group g yet (joining)\n" {
+		t.Errorf("%d %q", code, body)
+	}
+	reason = errors.Join(errors.New("input: a"), errors.New("output: b"))
+	if code, body := get(); code != http.StatusServiceUnavailable || body != "not ready: pipeline p is running but cannot make progress: input: a; output: b\n" {
+		t.Errorf("two reasons: %d %q", code, body)
+	}
+	reason = nil
+	if code, body := get(); code != http.StatusOK || body != "ready: pipeline p is running\n" {
+		t.Errorf("%d %q", code, body)
+	}
+	// The next pipeline starts without the last one's readiness.
+	current.set("next", phaseRunning)
+	if code, _ := get(); code != http.StatusOK {
+		t.Errorf("after a swap: %d", code)
 	}
 }

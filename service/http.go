@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,13 +49,23 @@ type live struct {
 	mu    sync.RWMutex
 	name  string
 	phase phase
+	// ready says whether the running pipeline can make progress
+	// (engine.Pipeline.Ready); nil before there is one.
+	ready func() error
 }
 
 // set makes a (new) pipeline the current one.
 func (l *live) set(name string, p phase) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.name, l.phase = name, p
+	l.name, l.phase, l.ready = name, p, nil
+}
+
+// setReady gives the current pipeline's readiness.
+func (l *live) setReady(ready func() error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ready = ready
 }
 
 // setPhase moves the current pipeline on. A pipeline never goes back: a
@@ -67,10 +78,10 @@ func (l *live) setPhase(p phase) {
 	}
 }
 
-func (l *live) snapshot() (name string, p phase) {
+func (l *live) snapshot() (name string, p phase, ready func() error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return l.name, l.phase
+	return l.name, l.phase, l.ready
 }
 
 // newHandler serves the operations endpoints. Reading is open; POST /reload
@@ -100,12 +111,19 @@ func newHandler(current *live, reg *prometheus.Registry, reload func(context.Con
 		fmt.Fprint(w, "pong")
 	})
 	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, _ *http.Request) {
-		name, p := current.snapshot()
+		name, p, ready := current.snapshot()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if p != phaseRunning {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprintf(w, "not ready: pipeline %s is %s\n", name, p)
 			return
+		}
+		if ready != nil {
+			if err := ready(); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintf(w, "not ready: pipeline %s is running but cannot make progress: %s\n", name, strings.ReplaceAll(err.Error(), "\n", "; "))
+				return
+			}
 		}
 		fmt.Fprintf(w, "ready: pipeline %s is running\n", name)
 	})

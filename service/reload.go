@@ -129,6 +129,7 @@ func (s *supervisor) launch(doc *config.Document, p *engine.Pipeline) *generatio
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &generation{cancel: cancel, done: make(chan error, 1), started: make(chan struct{}), pipeline: p}
 	s.current.set(p.Settings.Name, phaseStarting)
+	s.current.setReady(p.Ready)
 	var once sync.Once
 	hooks := engine.Hooks{
 		Started: func() {
@@ -178,6 +179,7 @@ func (s *supervisor) runRewinding(ctx context.Context, doc *config.Document, g *
 			return err
 		}
 		g.pipeline = p
+		s.current.setReady(p.Ready)
 		err = p.RunWith(ctx, hooks)
 	}
 }
