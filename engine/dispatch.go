@@ -65,7 +65,12 @@ func (r *runner) dispatch(b *Batch, ack *batchAck) {
 			continue
 		}
 		ack.pending.Add(1)
-		r.writes[i] <- writeRequest{records: recs, ack: ack}
+		select {
+		case r.writes[i] <- writeRequest{records: recs, ack: ack}:
+		case <-r.writeCtx.Done():
+			// The drain was abandoned; the writer may be stuck.
+			ack.done(r.writeCtx.Err())
+		}
 	}
 	ack.done(nil)
 }

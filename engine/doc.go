@@ -10,6 +10,9 @@
 //	tasks.go        one task per partition of an input, a stage per top-level processor
 //	dispatch.go     routes to outputs, dead letters, and the ack that resolves a batch once every write of it is done
 //	writers.go      one writer per output, with retries, or asynchronous writes
+//	rejects.go      records an output rejects one by one: dead-lettered, or the run stops
+//	drain.go        the end of a run: the drain, and abandoning it after shutdown_timeout
+//	ready.go        whether a running pipeline can make progress (/ready)
 //	positions.go    the position tracker: per partition, the position below which everything was written
 //	offsets.go      positions the engine keeps in state.dir, and resuming inputs from them
 //	commit.go       the commit protocol (commitProtocol) and the commit loop

@@ -40,9 +40,10 @@ func (l *lifecycle) onClose(path string, close func(context.Context) error) {
 	l.closers = append(l.closers, namedCloser{path: path, close: close})
 }
 
-// closeAll closes everything remembered, last first, once each.
-func (l *lifecycle) closeAll() error {
-	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+// closeAll closes everything remembered, last first, once each, within
+// closeTimeout at most.
+func (l *lifecycle) closeAll(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, closeTimeout)
 	defer cancel()
 	var errs []error
 	for i := len(l.closers) - 1; i >= 0; i-- {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // Run runs the pipeline until every input has ended and everything read is
@@ -59,6 +58,8 @@ func (p *Pipeline) RunWith(ctx context.Context, hooks Hooks) error {
 		r.positions[i] = newPositionTracker()
 	}
 	r.protocol = r.newProtocol()
+	r.graceCtx, r.endGrace = context.WithCancel(context.Background())
+	defer r.endGrace()
 	return r.run(ctx)
 }
 
@@ -67,7 +68,7 @@ func (p *Pipeline) RunWith(ctx context.Context, hooks Hooks) error {
 // dispatch.go (routes, dead letters, acks), writers.go (output writers),
 // positions.go (position tracking), offsets.go (positions kept in
 // state.dir), commit*.go (the commit protocols), lifecycle.go (what was
-// started, and closing it), drain.go (the end of a run).
+// started, and closing it), drain.go (the end of a run, and abandoning it).
 type runner struct {
 	p        *Pipeline
 	hooks    Hooks
@@ -88,6 +89,9 @@ type runner struct {
 	// writing, only when the drain is abandoned after shutdown_timeout.
 	readCtx, writeCtx context.Context
 	stopRead          context.CancelFunc
+	// graceCtx ends abandonGrace after an abandoned drain (drain.go).
+	graceCtx context.Context
+	endGrace context.CancelFunc
 
 	fatalOnce sync.Once
 	fatalErr  error
@@ -112,7 +116,7 @@ func (r *runner) run(ctx context.Context) error {
 	r.readCtx, r.stopRead = context.WithCancel(ctx)
 	defer r.stopRead()
 	if err := r.startUp(ctx); err != nil {
-		return errors.Join(r.startFailed(ctx, err), r.life.closeAll())
+		return errors.Join(r.startFailed(ctx, err), r.life.closeAll(context.Background()))
 	}
 	r.startWriters(r.writeCtx)
 	stopCommits := make(chan struct{})
@@ -129,12 +133,16 @@ func (r *runner) run(ctx context.Context) error {
 	timedOut := r.drainWrites(ended)
 	drain.finished()
 	close(stopCommits)
-	<-commitsDone
+	r.waitOrAbandon("the commit loop", func() { <-commitsDone })
 
+	// After an abandoned drain, ending and closing get what is left of
+	// its grace.
 	finalCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
 	defer cancel()
-	commitErr := r.protocol.end(finalCtx, r.failed.Load())
-	closeErr := r.life.closeAll()
+	defer context.AfterFunc(r.graceCtx, cancel)()
+	var commitErr, closeErr error
+	r.waitOrAbandon("the end of the last commit", func() { commitErr = r.protocol.end(finalCtx, r.failed.Load()) })
+	r.waitOrAbandon("closing the components", func() { closeErr = r.life.closeAll(finalCtx) })
 	r.p.log.Info("pipeline stopped", "read", r.read.Load(), "written", r.written.Load())
 	switch {
 	case r.fatalErr != nil:
@@ -184,88 +192,8 @@ func (r *runner) readAll() (allEnded bool) {
 	if r.hooks.Started != nil {
 		r.hooks.Started()
 	}
-	wg.Wait()
+	if !r.waitOrAbandon("inputs", wg.Wait) {
+		return false
+	}
 	return int(ended.Load()) == len(readers)
-}
-
-// drainWrites waits until every task processed what it was handed and every
-// writer wrote it, flushing what processors held back when every input
-// simply ended. It reports whether the shutdown timeout abandoned writes.
-func (r *runner) drainWrites(allEnded bool) (timedOut bool) {
-	r.taskWG.Wait()
-	if allEnded && !r.failed.Load() {
-		r.flushAtEnd(r.writeCtx)
-	}
-	_ = r.flight.waitIdle(r.writeCtx)
-	timedOut = r.writeCtx.Err() != nil
-	r.stopWriters()
-	return timedOut
-}
-
-// drainWatch abandons the writes of a drain that takes longer than the
-// shutdown timeout after a stop request or a failure.
-type drainWatch struct {
-	done chan struct{}
-	wg   sync.WaitGroup
-}
-
-func (r *runner) watchDrain(abortWrites context.CancelFunc) *drainWatch {
-	d := &drainWatch{done: make(chan struct{})}
-	d.wg.Go(func() {
-		select {
-		case <-r.readCtx.Done():
-		case <-d.done:
-			return
-		}
-		t := time.NewTimer(r.p.Settings.ShutdownTimeout)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			// Abandoned writes leave state that no committed position
-			// accounts for: no state may be committed after this.
-			r.failed.Store(true)
-			abortWrites()
-		case <-d.done:
-		}
-	})
-	return d
-}
-
-func (d *drainWatch) finished() {
-	close(d.done)
-	d.wg.Wait()
-}
-
-// flushAtEnd releases what processors held back until the end of input, a
-// chunk at a time, each written under the in-flight cap. Intake is held
-// while a chunk is made and dispatched, and let go between chunks: a state
-// commit then waits for every dispatched chunk to be written before it
-// commits the state those chunks replaced, and it keeps the write cache from
-// growing over a long flush.
-func (r *runner) flushAtEnd(ctx context.Context) {
-	if r.intake.enter(ctx) != nil {
-		return
-	}
-	inside := true
-	newChunk := func() *Batch { return newBatch(nil, len(r.p.outputs)) }
-	err := r.p.chain.Flush(ctx, newChunk, func(chunk *Batch) error {
-		if err := r.flight.acquire(ctx); err != nil {
-			return err
-		}
-		r.dispatch(chunk, r.newAck(nil))
-		r.intake.leave()
-		inside = false
-		r.commitIfCacheFull()
-		if err := r.intake.enter(ctx); err != nil {
-			return err
-		}
-		inside = true
-		return nil
-	})
-	if inside {
-		r.intake.leave()
-	}
-	if err != nil && ctx.Err() == nil {
-		r.fail(err)
-	}
 }

@@ -55,9 +55,21 @@ func (r *runner) stopWriters() {
 	r.deadLetterWriting.Wait()
 }
 
+// writeLoop writes what it is handed until its channel closes, or, when
+// the drain was abandoned and the channel may never close, its grace ends.
 func (r *runner) writeLoop(ctx context.Context, out *outputNode, requests <-chan writeRequest) {
 	async, _ := out.output.(AsyncOutput)
-	for req := range requests {
+	for {
+		var req writeRequest
+		select {
+		case next, ok := <-requests:
+			if !ok {
+				return
+			}
+			req = next
+		case <-r.graceCtx.Done():
+			return
+		}
 		if ctx.Err() != nil {
 			req.ack.done(ctx.Err())
 			continue
