@@ -21,6 +21,8 @@ type csvReader struct {
 	src    *engine.Source
 	head   fingerprint
 	cr     *csv.Reader
+	buf    *bufio.Reader // what cr reads
+	stream bool          // a pipe: return what is read before waiting for more
 	guard  *lineGuard
 	header []string
 	base   int64 // byte offset where cr started
@@ -49,7 +51,8 @@ func newCSVReader(f *os.File, src *engine.Source, fp fingerprint, delim rune, ma
 		}
 	}
 	r.guard = &lineGuard{r: f, max: maxLine, line: r.lines}
-	r.cr = csv.NewReader(bufio.NewReaderSize(r.guard, 64<<10))
+	r.buf = bufio.NewReaderSize(r.guard, 64<<10)
+	r.cr = csv.NewReader(r.buf)
 	r.cr.Comma = delim
 	r.cr.FieldsPerRecord = -1
 	r.cr.ReuseRecord = true
@@ -89,6 +92,9 @@ func (r *csvReader) read(ctx context.Context, max int) (engine.InputBatch, bool,
 	now := time.Now().UnixMilli()
 	done := false
 	for len(recs) < max {
+		if r.stream && len(recs) > 0 && r.buf.Buffered() == 0 {
+			break // the next row is not written yet
+		}
 		row, err := r.cr.Read()
 		if err == io.EOF {
 			done = true

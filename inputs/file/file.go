@@ -70,6 +70,7 @@ type Input struct {
 	paths  []string // expanded at Start
 	next   int      // index in paths of the next file to open
 	cur    reader   // the file being read, nil between files
+	pipe   *os.File // the file being read, when it is a named pipe
 	closed bool
 }
 
@@ -209,19 +210,20 @@ func (in *Input) Read(ctx context.Context) (engine.InputBatch, error) {
 			}
 			path := in.paths[in.next]
 			in.next++
-			r, err := in.open(path)
+			r, err := in.open(ctx, path)
 			if err != nil {
-				return engine.InputBatch{}, err
+				in.pipe = nil
+				return engine.InputBatch{}, readError(ctx, err)
 			}
 			in.cur = r
 		}
-		batch, done, err := in.cur.read(ctx, in.batchSize)
+		batch, done, err := in.readCurrent(ctx)
 		if err != nil {
 			return engine.InputBatch{}, err
 		}
 		if done {
 			err := in.cur.close()
-			in.cur = nil
+			in.cur, in.pipe = nil, nil
 			if err != nil {
 				return engine.InputBatch{}, err
 			}
@@ -239,8 +241,18 @@ func (in *Input) Close(context.Context) error {
 		return nil
 	}
 	err := in.cur.close()
-	in.cur = nil
+	in.cur, in.pipe = nil, nil
 	return err
+}
+
+// readCurrent reads a batch of the current file; of a pipe, only until
+// ctx ends.
+func (in *Input) readCurrent(ctx context.Context) (engine.InputBatch, bool, error) {
+	if in.pipe != nil {
+		defer whileReading(ctx, in.pipe)()
+	}
+	batch, done, err := in.cur.read(ctx, in.batchSize)
+	return batch, done, readError(ctx, err)
 }
 
 // reader reads one file.
@@ -251,11 +263,21 @@ type reader interface {
 }
 
 // open opens path and positions its reader where the committed position
-// says, or at the start.
-func (in *Input) open(path string) (reader, error) {
-	f, err := os.Open(path)
+// says, or at the start. A named pipe is read from what it delivers.
+func (in *Input) open(ctx context.Context, path string) (reader, error) {
+	pipe := isPipe(path)
+	var f *os.File
+	var err error
+	if pipe {
+		f, err = openPipe(ctx, path)
+	} else {
+		f, err = os.Open(path)
+	}
 	if err != nil {
 		return nil, err
+	}
+	if pipe {
+		in.pipe = f
 	}
 	head, offset, err := in.startOf(f, path)
 	if err != nil {
@@ -269,6 +291,7 @@ func (in *Input) open(path string) (reader, error) {
 			f.Close()
 			return nil, err
 		}
+		r.stream = pipe
 		return r, nil
 	}
 	var lines int64
@@ -287,7 +310,7 @@ func (in *Input) open(path string) (reader, error) {
 	if in.codec == codecJSONLines {
 		format = engine.JSON
 	}
-	return &lineReader{f: f, src: src, head: head, format: format, split: lineio.New(in.maxLine, offset, lines)}, nil
+	return &lineReader{f: f, src: src, head: head, format: format, stream: pipe, split: lineio.New(in.maxLine, offset, lines)}, nil
 }
 
 // startOf fingerprints the file and finds where to start reading it: at its
@@ -296,6 +319,12 @@ func (in *Input) startOf(f *os.File, path string) (fingerprint, int64, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return fingerprint{}, 0, err
+	}
+	if !st.Mode().IsRegular() {
+		if _, ok := in.resume[path]; ok {
+			in.log.Info("not a regular file: read from what it delivers now, not from its committed position", "path", path)
+		}
+		return fingerprint{}, 0, nil
 	}
 	head, err := fingerprintOf(f, min(headBytes, st.Size()))
 	if err != nil {
@@ -320,6 +349,7 @@ type lineReader struct {
 	src    *engine.Source
 	head   fingerprint
 	format engine.Format
+	stream bool // a pipe: return what is read before waiting for more
 	split  *lineio.Splitter
 	alloc  lineio.Records
 }
@@ -344,6 +374,9 @@ func (r *lineReader) read(ctx context.Context, max int) (engine.InputBatch, bool
 			}
 			if err := ctx.Err(); err != nil {
 				return engine.InputBatch{}, false, err
+			}
+			if r.stream && len(recs) > 0 {
+				break // the next line is not written yet
 			}
 			if err := r.split.Fill(r.f, lineio.DefaultChunk); err != nil {
 				return engine.InputBatch{}, false, fmt.Errorf("%s: %w", r.src.Partition, err)

@@ -58,6 +58,7 @@ type Output struct {
 
 	f    *os.File
 	size int64 // bytes in the file after the last successful write
+	pipe bool  // the path is a named pipe: written as a stream
 }
 
 // New builds a file output from its config. It opens nothing.
@@ -76,10 +77,19 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Output, error) {
 	return o, nil
 }
 
-// Start creates the parent directories and opens the file.
-func (o *Output) Start(context.Context) error {
+// Start creates the parent directories and opens the file; a named pipe
+// once a reader opens it.
+func (o *Output) Start(ctx context.Context) error {
 	if o.f != nil {
 		return errors.New("file output started twice")
+	}
+	if isPipe(o.path) {
+		f, err := openPipe(ctx, o.path, func() { o.log.Info("waiting for a reader of the named pipe", "path", o.path) })
+		if err != nil {
+			return fmt.Errorf("%s: %w", o.path, err)
+		}
+		o.f, o.pipe = f, true
+		return nil
 	}
 	if err := os.MkdirAll(filepath.Dir(o.path), 0o755); err != nil {
 		return err
@@ -141,20 +151,26 @@ func (o *Output) cutTornLine() error {
 // write that failed half way is cut back off a regular file, so that the
 // engine's retry does not leave a broken line. Records the codec cannot
 // encode are left out and rejected (engine.RecordsRejected).
-func (o *Output) Write(_ context.Context, records []*engine.Record) error {
+func (o *Output) Write(ctx context.Context, records []*engine.Record) error {
 	if o.f == nil {
 		return errors.New("file output is not open")
 	}
 	buf, rejected := o.enc.Encode(records)
+	if o.pipe {
+		defer whileWriting(ctx, o.f)()
+	}
 	n, err := o.f.Write(buf)
 	if err != nil {
-		if n > 0 {
+		if ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+			err = ctx.Err()
+		}
+		if n > 0 && !o.pipe {
 			_ = o.f.Truncate(o.size)
 		}
 		return fmt.Errorf("%s: %w", o.path, err)
 	}
 	o.size += int64(n)
-	if o.sync {
+	if o.sync && !o.pipe {
 		if err := o.f.Sync(); err != nil {
 			return fmt.Errorf("%s: sync: %w", o.path, err)
 		}
