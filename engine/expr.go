@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -253,6 +254,9 @@ func ToInt64(v any) (int64, bool) {
 		return int64(x), true
 	case float64:
 		return int64(x), x == float64(int64(x))
+	case json.Number:
+		i, ok := exactNumber(x).(int64)
+		return i, ok
 	case time.Time:
 		return x.UnixMilli(), true
 	}

@@ -46,15 +46,31 @@ func New(codec string) (*Encoder, error) {
 	return nil, fmt.Errorf("unknown codec %q", codec)
 }
 
+// RecordError is a record that cannot be written in the codec, such as a
+// value JSON cannot hold (NaN, ±Inf: an *engine.UnencodableError): the
+// fault of that record alone, not of the output, which can report it for
+// the record (a dead letter) and write the others. Every error of Encode
+// is one.
+type RecordError struct {
+	Index  int // in the records given to Encode; those before it encoded fine
+	Record *engine.Record
+	Err    error
+}
+
+func (e *RecordError) Error() string { return e.Record.Describe() + ": " + e.Err.Error() }
+
+func (e *RecordError) Unwrap() error { return e.Err }
+
 // Encode returns the records encoded, one line each. The bytes are valid
-// until the next call.
+// until the next call. A record that cannot be encoded stops it with a
+// *RecordError.
 func (e *Encoder) Encode(records []*engine.Record) ([]byte, error) {
 	if cap(e.buf) > maxKeptBuffer {
 		e.buf = nil
 	}
 	buf := e.buf[:0]
 	var err error
-	for _, r := range records {
+	for i, r := range records {
 		switch e.codec {
 		case Lines:
 			var b []byte
@@ -68,7 +84,7 @@ func (e *Encoder) Encode(records []*engine.Record) ([]byte, error) {
 		}
 		if err != nil {
 			e.buf = buf
-			return nil, fmt.Errorf("%s: %w", r.Describe(), err)
+			return nil, &RecordError{Index: i, Record: r, Err: err}
 		}
 		buf = append(buf, '\n')
 	}
@@ -123,9 +139,9 @@ func appendEnvelope(buf []byte, r *engine.Record) ([]byte, error) {
 		buf = append(buf, '"')
 	}
 	if r.Before != nil {
-		before, err := json.Marshal(r.Before)
+		before, err := engine.EncodeJSON("before", r.Before)
 		if err != nil {
-			return buf, fmt.Errorf("before: %v", err)
+			return buf, err
 		}
 		buf = append(append(buf, `,"before":`...), before...)
 	}

@@ -2,8 +2,8 @@ package encode
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
-	"strings"
 	"testing"
 
 	"github.com/pipelinehq/pipeline/engine"
@@ -131,19 +131,64 @@ func TestEncodeBatchReusesBuffer(t *testing.T) {
 	}
 }
 
+// TestEncodeError: a value JSON cannot hold (NaN, ±Inf) fails its record
+// alone, with an error that names the record and the field and that
+// outputs can tell from their own failures.
 func TestEncodeError(t *testing.T) {
-	r := engine.NewRecord(nil, engine.Text)
-	r.SetValue(map[string]any{"x": math.NaN()})
-	r.Source = &engine.Source{Partition: "p"}
-	r.Offset = 7
-	for _, codec := range []string{Lines, JSONLines, Envelope} {
-		enc, _ := New(codec)
-		_, err := enc.Encode([]*engine.Record{engine.NewRecord([]byte("ok"), engine.Text), r})
-		if err == nil || !strings.HasPrefix(err.Error(), "record at p:7: value cannot be encoded as JSON") {
-			t.Errorf("%s: error %v", codec, err)
+	for _, tt := range []struct {
+		rec  recSpec
+		want string
+	}{
+		{recSpec{decoded: map[string]any{"ok": 1, "ratio": math.NaN()}}, "record at p:7: value.ratio: NaN cannot be written as JSON"},
+		{recSpec{decoded: []any{math.Inf(1)}}, "record at p:7: value.0: +Inf cannot be written as JSON"},
+		{recSpec{decoded: math.Inf(-1)}, "record at p:7: value: -Inf cannot be written as JSON"},
+	} {
+		for _, codec := range []string{Lines, JSONLines, Envelope} {
+			r := tt.rec.record()
+			r.Source = &engine.Source{Partition: "p"}
+			r.Offset = 7
+			enc, _ := New(codec)
+			_, err := enc.Encode([]*engine.Record{engine.NewRecord([]byte("ok"), engine.Text), r})
+			var re *RecordError
+			var ue *engine.UnencodableError
+			if err == nil || err.Error() != tt.want || !errors.As(err, &re) || !errors.As(err, &ue) {
+				t.Fatalf("%s: error %v, want %s as a *RecordError wrapping an *engine.UnencodableError", codec, err, tt.want)
+			}
+			if re.Index != 1 || re.Record != r {
+				t.Errorf("%s: the error names record %d (%p), want 1 (%p)", codec, re.Index, re.Record, r)
+			}
 		}
+	}
+	before := recSpec{value: "v", before: map[string]any{"n": math.NaN()}}.record()
+	enc, _ := New(Envelope)
+	if _, err := enc.Encode([]*engine.Record{before}); err == nil || err.Error() != "record: before.n: NaN cannot be written as JSON" {
+		t.Errorf("before: %v", err)
 	}
 	if _, err := New("xml"); err == nil || err.Error() != `unknown codec "xml"` {
 		t.Errorf("New(xml): %v", err)
+	}
+}
+
+// TestEncodeNumbersExactly: numbers read from JSON are written as they
+// were, also when the value was decoded and changed (the map processor).
+func TestEncodeNumbersExactly(t *testing.T) {
+	in := `{"beyond":9223372036854775808,"big":1234567890123456789,"huge":1e400,"min":-9223372036854775808,"odd":9007199254740993,"pi":3.14159265358979323846,"tenth":0.1,"zero":-0}`
+	r := engine.NewRecord([]byte(in), engine.JSON)
+	v, err := r.Value()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.(map[string]any)["added"] = true
+	r.SetValue(v)
+	for codec, want := range map[string]string{
+		Lines:     `{"added":true,` + in[1:],
+		JSONLines: `{"added":true,` + in[1:],
+		Envelope:  `{"key":null,"value":{"added":true,` + in[1:] + `,"timestamp":0}`,
+	} {
+		enc, _ := New(codec)
+		got, err := enc.Encode([]*engine.Record{r})
+		if err != nil || string(got) != want+"\n" {
+			t.Errorf("%s:\ngot  %s (%v)\nwant %s", codec, got, err, want)
+		}
 	}
 }
