@@ -81,10 +81,13 @@ type evalState struct {
 func CompileExpr(src config.ExprSource, kind ExprKind) (*Expr, error) {
 	var used usage
 	collector := &identCollector{found: &used}
+	arithmetic := &checkedArithmetic{source: src.Text}
 	opts := append([]expr.Option{
 		expr.Env(env{}),
 		expr.Patch(collector),
+		expr.Patch(arithmetic),
 	}, exprFunctions...)
+	opts = append(opts, checkedFunctions...)
 	if kind == BoolResult {
 		opts = append(opts, expr.AsBool())
 	}
@@ -95,6 +98,9 @@ func CompileExpr(src config.ExprSource, kind ExprKind) (*Expr, error) {
 			return nil, src.ErrorAt(fe.Line, fe.Column, "expression: "+fe.Message)
 		}
 		return nil, src.ErrorAt(1, 0, "expression: "+err.Error())
+	}
+	if fe := arithmetic.err; fe != nil {
+		return nil, src.ErrorAt(fe.Line, fe.Column, "expression: "+fe.Message)
 	}
 	e := &Expr{Source: src, program: program, uses: used}
 	if id, ok := program.Node().(*ast.IdentifierNode); ok && id.Value == "value" && kind == AnyResult {
