@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -233,20 +232,6 @@ var exprFunctions = []expr.Option{
 	expr.Function("unix_ms",
 		func(params ...any) (any, error) { return params[0].(time.Time).UnixMilli(), nil },
 		new(func(time.Time) int64)),
-}
-
-var regexpCache sync.Map
-
-func cachedRegexp(pattern string) (*regexp.Regexp, error) {
-	if re, ok := regexpCache.Load(pattern); ok {
-		return re.(*regexp.Regexp), nil
-	}
-	re, err := regexp.Compile(pattern)
-	if err != nil {
-		return nil, fmt.Errorf("invalid regular expression %q: %v", pattern, err)
-	}
-	regexpCache.Store(pattern, re)
-	return re, nil
 }
 
 // ToInt64 converts a number an expression returned to int64.
