@@ -27,6 +27,10 @@ type LoadOptions struct {
 	Overrides []string
 	// LookupEnv resolves ${VAR}; os.LookupEnv when nil.
 	LookupEnv func(string) (string, bool)
+	// SecretNames are names of fields declared with Field.Secret (see
+	// SecretNames) beyond the common ones (password, token, ...): a --set of
+	// a path through one of them is shown without its value in errors.
+	SecretNames []string
 }
 
 // LoadFile reads and loads the config at path. A file beyond MaxBytes is
@@ -92,8 +96,8 @@ func Load(file string, data []byte, opts LoadOptions) (*Document, error) {
 	var errs Errors
 	for _, o := range opts.Overrides {
 		if err := applyOverride(root, o); err != nil {
-			msg := Redact(err.Error(), settingSecrets(o)...)
-			errs = append(errs, &Error{Pos: Pos{File: "--set " + shorten(redactSetting(o))}, Msg: msg})
+			msg := Redact(err.Error(), settingSecrets(o, opts.SecretNames)...)
+			errs = append(errs, &Error{Pos: Pos{File: "--set " + shorten(redactSetting(o, opts.SecretNames))}, Msg: msg})
 		}
 	}
 	if len(opts.Overrides) > 0 && countNodes(root, MaxNodes+1) > MaxNodes {
