@@ -47,8 +47,8 @@ func expandAliases(file string, root *yaml.Node) (*yaml.Node, *Error) {
 	if written > MaxNodes {
 		return nil, tooManyNodes(file)
 	}
-	x := &aliasExpansion{file: file, written: written, budget: min(MaxNodes, max(minAliasBudget, aliasGrowth*written))}
-	out := x.expand(root, "", nil)
+	x := &aliasExpansion{file: file, root: root, written: written, budget: min(MaxNodes, max(minAliasBudget, aliasGrowth*written))}
+	out := x.expand(root, nil)
 	if x.err != nil {
 		return nil, x.err
 	}
@@ -57,9 +57,9 @@ func expandAliases(file string, root *yaml.Node) (*yaml.Node, *Error) {
 
 type aliasExpansion struct {
 	file            string
+	root            *yaml.Node
 	written, budget int
-	nodes           int    // expanded so far
-	entryPath       string // of the written alias being expanded
+	nodes           int // expanded so far
 	err             *Error
 }
 
@@ -67,7 +67,7 @@ type aliasExpansion struct {
 // in place; under an alias (entry: the written alias being expanded) every
 // node is a copy, since the node it names stays in the tree too, and
 // interpolation and overrides change nodes in place.
-func (x *aliasExpansion) expand(n *yaml.Node, path string, entry *yaml.Node) *yaml.Node {
+func (x *aliasExpansion) expand(n, entry *yaml.Node) *yaml.Node {
 	if x.err != nil {
 		return n
 	}
@@ -77,14 +77,14 @@ func (x *aliasExpansion) expand(n *yaml.Node, path string, entry *yaml.Node) *ya
 	}
 	if n.Kind == yaml.AliasNode {
 		if entry == nil {
-			entry, x.entryPath = n, path
+			entry = n
 		}
 		if n.Alias == nil {
-			x.err = &Error{Pos: Pos{File: x.file, Line: n.Line, Col: n.Column}, Path: path, Msg: fmt.Sprintf("alias *%s names no anchor", n.Value)}
+			x.err = x.errorAt(n, fmt.Sprintf("alias *%s names no anchor", n.Value))
 			return n
 		}
 		x.nodes-- // the alias stands for the node it names, counted next
-		expanded := x.expand(n.Alias, path, entry)
+		expanded := x.expand(n.Alias, entry)
 		expanded.Anchor = ""
 		return expanded
 	}
@@ -93,7 +93,7 @@ func (x *aliasExpansion) expand(n *yaml.Node, path string, entry *yaml.Node) *ya
 		out = copyNode(n)
 	}
 	for i, c := range n.Content {
-		out.Content[i] = x.expand(c, childPath(n, path, i), entry)
+		out.Content[i] = x.expand(c, entry)
 	}
 	return out
 }
@@ -103,9 +103,31 @@ func (x *aliasExpansion) exceeded(entry *yaml.Node) {
 		x.err = tooManyNodes(x.file)
 		return
 	}
-	x.err = &Error{Pos: Pos{File: x.file, Line: entry.Line, Col: entry.Column}, Path: x.entryPath,
-		Msg: fmt.Sprintf("alias *%s: expanding the aliases makes the config more than %d nodes, from %d as written; aliases may repeat parts of a config, not multiply it",
-			entry.Value, x.budget, x.written)}
+	x.err = x.errorAt(entry, fmt.Sprintf("alias *%s: expanding the aliases makes the config more than %d nodes, from %d as written; "+
+		"aliases may repeat parts of a config, not multiply it", entry.Value, x.budget, x.written))
+}
+
+// errorAt makes an error at a node as written (an alias).
+func (x *aliasExpansion) errorAt(n *yaml.Node, msg string) *Error {
+	path, _ := pathOf(x.root, n, "")
+	return &Error{Pos: Pos{File: x.file, Line: n.Line, Col: n.Column}, Path: path, Msg: msg}
+}
+
+// pathOf finds a node in the tree as written (following no alias) and
+// returns its dotted path. It runs only for an error.
+func pathOf(tree, node *yaml.Node, path string) (string, bool) {
+	if tree == node {
+		return path, true
+	}
+	if tree.Kind == yaml.AliasNode {
+		return "", false
+	}
+	for i, c := range tree.Content {
+		if found, ok := pathOf(c, node, childPath(tree, path, i)); ok {
+			return found, true
+		}
+	}
+	return "", false
 }
 
 // copyNode copies a node and its list of children (not the children).
