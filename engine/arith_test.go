@@ -147,3 +147,27 @@ func TestCheckedArithmeticKeepsTimes(t *testing.T) {
 		t.Fatalf("%v, %v", ok, err)
 	}
 }
+
+// TestDivisionAndRemainderCannotOverflow: `/` and `**` give floats and `%`
+// of MinInt64 by -1 is 0, so none of them needs a check.
+func TestDivisionAndRemainderCannotOverflow(t *testing.T) {
+	for src, want := range map[string]any{
+		"value.min / -1": 9.223372036854775808e18,
+		"value.min % -1": 0,
+		"value.max % -1": 0,
+		"2 ** 63":        9.223372036854775808e18,
+		"value.max ** 2": 8.507059173023462e37,
+	} {
+		e, err := CompileExpr(config.ExprSource{Text: src}, AnyResult)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := e.Eval(arithRecord()); err != nil || got != want {
+			t.Errorf("%s = %#v, %v; want %#v", src, got, err, want)
+		}
+	}
+	e, _ := CompileExpr(config.ExprSource{Text: "value.a % 0"}, AnyResult)
+	if _, err := e.Eval(arithRecord()); err == nil || !strings.Contains(err.Error(), "integer divide by zero") {
+		t.Errorf("value.a %% 0: %v", err)
+	}
+}

@@ -97,3 +97,13 @@ func TestSessionMergeOverflowFailsTheRecord(t *testing.T) {
 		t.Fatalf("results %v, dead letters %v", got, dead)
 	}
 }
+
+// TestSumOfNumbersKeptAsWritten: a number beyond int64 and float64 cannot
+// be added exactly: its record fails.
+func TestSumOfNumbersKeptAsWritten(t *testing.T) {
+	got, dead := run(t, `- aggregate: {key: value.k, emit: at_end, ops: {s: sum(value.n)}}`,
+		proctest.JSON(`{"k":"a","n":1}`, `{"k":"a","n":9223372036854775808}`))
+	if !slices.Equal(got, []string{`{"key":"a","s":1}`}) || !slices.Equal(dead, []string{`{"k":"a","n":9223372036854775808}`}) {
+		t.Fatalf("results %v, dead letters %v", got, dead)
+	}
+}
