@@ -15,17 +15,33 @@ import (
 // change it; any key, value, tag or list order does. A hot reload compares
 // documents by it (an edit of comments changes nothing), and the engine keeps
 // a stateful component's state only while its fingerprint stays the same.
+//
+// An alias counts as the node it names. Documents from Load hold none (it
+// expands them, within bounds); for any other tree, aliases are followed
+// only while the walk is within MaxNodes, and past that an alias counts as
+// its anchor's name and place, so that an alias bomb costs no more than a
+// document of MaxNodes.
 func Fingerprint(n *yaml.Node) string {
 	h := sha256.New()
 	var buf []byte
+	visited := 0
 	var walk func(n *yaml.Node)
 	walk = func(n *yaml.Node) {
 		if n == nil {
 			h.Write([]byte{'n'})
 			return
 		}
-		if n.Kind == yaml.AliasNode {
-			walk(n.Alias)
+		if visited++; n.Kind == yaml.AliasNode {
+			if visited <= MaxNodes {
+				walk(n.Alias)
+				return
+			}
+			buf = strconv.AppendQuote(append(buf[:0], '*'), n.Value)
+			if n.Alias != nil {
+				buf = strconv.AppendInt(append(buf, ' '), int64(n.Alias.Line), 10)
+				buf = strconv.AppendInt(append(buf, ':'), int64(n.Alias.Column), 10)
+			}
+			h.Write(append(buf, '\n'))
 			return
 		}
 		if n.Kind == yaml.DocumentNode {

@@ -1,11 +1,14 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -24,20 +27,54 @@ type LoadOptions struct {
 	Overrides []string
 	// LookupEnv resolves ${VAR}; os.LookupEnv when nil.
 	LookupEnv func(string) (string, bool)
+	// SecretNames are names of fields declared with Field.Secret (see
+	// SecretNames) beyond the common ones (password, token, ...): a --set of
+	// a path through one of them is shown without its value in errors.
+	SecretNames []string
 }
 
-// LoadFile reads and loads the config at path.
+// LoadFile reads and loads the config at path. A file beyond MaxBytes is
+// refused before it is read.
 func LoadFile(path string, opts LoadOptions) (*Document, error) {
-	data, err := os.ReadFile(path)
+	data, err := readConfig(path)
 	if err != nil {
-		return nil, Errors{{Pos: Pos{File: path}, Msg: err.Error()}}
+		return nil, err
 	}
 	return Load(path, data, opts)
 }
 
+// readConfig reads at most MaxBytes of a file: its size is checked first,
+// and what has no size (a pipe) is read only up to the limit.
+func readConfig(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, Errors{{Pos: Pos{File: path}, Msg: err.Error()}}
+	}
+	defer f.Close()
+	if info, err := f.Stat(); err == nil && info.Mode().IsRegular() && info.Size() > MaxBytes {
+		return nil, Errors{sizeError(path, info.Size())}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxBytes+1))
+	if err != nil {
+		return nil, Errors{{Pos: Pos{File: path}, Msg: err.Error()}}
+	}
+	if len(data) > MaxBytes {
+		return nil, Errors{{Pos: Pos{File: path}, Msg: fmt.Sprintf("the config is more than %d bytes (%d MiB), the limit", MaxBytes, MaxBytes>>20)}}
+	}
+	return data, nil
+}
+
 // Load parses data as the config file named file. Every problem found is
-// returned together as Errors.
+// returned together as Errors. A config beyond MaxBytes or MaxNodes, or
+// whose aliases multiply it, is refused (see expandAliases); aliases are
+// expanded, so the Document holds none.
 func Load(file string, data []byte, opts LoadOptions) (*Document, error) {
+	if len(data) > MaxBytes {
+		return nil, Errors{sizeError(file, int64(len(data)))}
+	}
+	if size := overridesSize(opts.Overrides); size > MaxBytes {
+		return nil, Errors{{Pos: Pos{File: "--set"}, Msg: fmt.Sprintf("the --set values are %d bytes, more than the limit of %d (%d MiB)", size, MaxBytes, MaxBytes>>20)}}
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, Errors{yamlError(file, err)}
@@ -52,12 +89,19 @@ func Load(file string, data []byte, opts LoadOptions) (*Document, error) {
 	if root.Kind != yaml.MappingNode {
 		return nil, Errors{{Pos: Pos{File: file, Line: root.Line, Col: root.Column}, Msg: "a config must be a mapping of fields"}}
 	}
+	root, aliasErr := expandAliases(file, root)
+	if aliasErr != nil {
+		return nil, Errors{aliasErr}
+	}
 	var errs Errors
 	for _, o := range opts.Overrides {
 		if err := applyOverride(root, o); err != nil {
-			msg := Redact(err.Error(), settingSecrets(o)...)
-			errs = append(errs, &Error{Pos: Pos{File: "--set " + redactSetting(o)}, Msg: msg})
+			msg := Redact(err.Error(), settingSecrets(o, opts.SecretNames)...)
+			errs = append(errs, &Error{Pos: Pos{File: "--set " + shorten(redactSetting(o, opts.SecretNames))}, Msg: msg})
 		}
+	}
+	if len(opts.Overrides) > 0 && countNodes(root, MaxNodes+1) > MaxNodes {
+		return nil, Errors{tooManyNodes(file)}
 	}
 	lookup := opts.LookupEnv
 	if lookup == nil {
@@ -86,6 +130,28 @@ func yamlError(file string, err error) *Error {
 	return &Error{Pos: Pos{File: file}, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
 }
 
+// shorten cuts a --set setting shown in an error to its first 80 bytes (a
+// whole character): a value may be as long as a config.
+func shorten(setting string) string {
+	const shown = 80
+	if len(setting) <= shown {
+		return setting
+	}
+	cut := shown
+	for cut > 0 && !utf8.RuneStart(setting[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes)", setting[:cut], len(setting))
+}
+
+func overridesSize(overrides []string) int {
+	size := 0
+	for _, o := range overrides {
+		size += len(o)
+	}
+	return size
+}
+
 // applyOverride sets one `a.b.0.c=value` path in the tree, creating mappings
 // and appending to sequences as needed. The value is parsed as YAML, so
 // `count=5` is a number and `paths=[a, b]` a list.
@@ -100,7 +166,11 @@ func applyOverride(root *yaml.Node, setting string) error {
 	}
 	newValue := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: ""}
 	if len(parsed.Content) > 0 {
-		newValue = parsed.Content[0]
+		expanded, err := expandAliases("", parsed.Content[0])
+		if err != nil {
+			return errors.New(err.Msg)
+		}
+		newValue = expanded
 	}
 	clearPositions(newValue)
 	segments := strings.Split(path, ".")

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -136,43 +135,48 @@ func redactNode(errs Errors, n *yaml.Node) Errors {
 	return errs
 }
 
-// Names of fields that hold secrets: every field declared with Field.Secret,
-// and these common ones. A --set of a path ending in one of them is shown
-// without its value.
-var secretNames = struct {
-	sync.RWMutex
-	m map[string]bool
-}{m: map[string]bool{
+// commonSecretNames are the names of fields that hold secrets in any
+// component: a --set of a path ending in one of them (or in a name given as
+// LoadOptions.SecretNames) is shown without its value. It is never written
+// to, so it needs no lock.
+var commonSecretNames = map[string]bool{
 	"password": true, "passphrase": true, "secret": true, "token": true,
 	"api_key": true, "secret_key": true, "private_key": true, "client_secret": true,
-}}
-
-func registerSecretName(name string) {
-	secretNames.Lock()
-	secretNames.m[strings.ToLower(name)] = true
-	secretNames.Unlock()
 }
 
-// IsSecretPath reports whether a dotted config path names a secret field (by
-// its last segment).
-func IsSecretPath(path string) bool {
+// IsSecretPath reports whether a dotted config path names a secret field by
+// its last segment: one of the common secret names (password, token, ...)
+// or one of extra (names of fields declared with Field.Secret).
+func IsSecretPath(path string, extra ...string) bool {
 	last := path
 	if i := strings.LastIndex(path, "."); i >= 0 {
 		last = path[i+1:]
 	}
-	secretNames.RLock()
-	defer secretNames.RUnlock()
-	return secretNames.m[strings.ToLower(last)]
+	last = strings.ToLower(last)
+	return commonSecretNames[last] || slices.ContainsFunc(extra, func(name string) bool { return strings.ToLower(name) == last })
+}
+
+// SecretNames lists the names of the fields declared with Field.Secret
+// among fields and the fields nested in them, for LoadOptions.SecretNames.
+func SecretNames(fields []Field) []string {
+	var names []string
+	for _, f := range fields {
+		if f.IsSecret {
+			names = append(names, f.Name)
+		}
+		names = append(names, SecretNames(f.Fields)...)
+	}
+	return names
 }
 
 // settingSecrets returns the parts of a --set path=value that must not be
 // printed: when a segment of the path names a secret, the value and every
 // segment after that one.
-func settingSecrets(setting string) []string {
+func settingSecrets(setting string, secretNames []string) []string {
 	path, value, _ := strings.Cut(setting, "=")
 	segs := strings.Split(path, ".")
 	for i, seg := range segs {
-		if IsSecretPath(seg) {
+		if IsSecretPath(seg, secretNames...) {
 			return append(slices.Clone(segs[i+1:]), value)
 		}
 	}
@@ -181,8 +185,8 @@ func settingSecrets(setting string) []string {
 
 // redactSetting shows a --set path=value without the parts settingSecrets
 // names: path.to.password=*** or path.to.password.***=***.
-func redactSetting(setting string) string {
-	secrets := settingSecrets(setting)
+func redactSetting(setting string, secretNames []string) string {
+	secrets := settingSecrets(setting, secretNames)
 	if secrets == nil {
 		return setting
 	}

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -128,11 +130,53 @@ func TestRedactAndRedactError(t *testing.T) {
 
 func TestIsSecretPath(t *testing.T) {
 	for path, want := range map[string]bool{
-		"input.kafka.sasl.password": true, "password": true, "outputs.x.kafka.sasl.pin": true,
+		"input.kafka.sasl.password": true, "password": true, "outputs.x.kafka.sasl.PASSWORD": true,
 		"input.kafka.sasl.user": false, "input.kafka.brokers.0": false, "passwords": false,
+		// pin is declared secret by secretFields, which changes nothing
+		// beyond those fields.
+		"outputs.x.kafka.sasl.pin": false,
 	} {
 		if got := IsSecretPath(path); got != want {
 			t.Errorf("IsSecretPath(%q) = %v, want %v", path, got, want)
 		}
+	}
+	if !IsSecretPath("outputs.x.kafka.sasl.pin", SecretNames(secretFields)...) || !IsSecretPath("a.Pin", "pin") {
+		t.Error("a name given as a secret name is not secret")
+	}
+	if got := SecretNames(secretFields); !slices.Equal(got, []string{"password", "pin"}) {
+		t.Errorf("SecretNames = %v", got)
+	}
+}
+
+// TestDeclaringASecretChangesNoGlobalState: Field.Secret marks the field
+// it returns and nothing else, so that specs can be built concurrently
+// (run with -race) and one spec's secrets do not leak into another's.
+func TestDeclaringASecretChangesNoGlobalState(t *testing.T) {
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprintf("credential_%d", i)
+			spec := Spec{Name: "x", Fields: []Field{Object("auth", "", String(name, "").Secret())}}
+			if !spec.Fields[0].Fields[0].IsSecret {
+				t.Error("Secret() does not set IsSecret")
+			}
+			_, err := Load("c.yaml", []byte("auth: {"+name+": x}\n"), LoadOptions{LookupEnv: env(nil),
+				Overrides:   []string{"auth." + name + "." + testSecret + "=" + testSecret},
+				SecretNames: SecretNames(spec.Fields)})
+			want := "--set auth." + name + ".***=***: auth." + name + ": cannot set a field inside a scalar value"
+			if err == nil || err.Error() != want {
+				t.Errorf("a --set through a declared secret: %v, want %s", err, want)
+			}
+		}()
+	}
+	wg.Wait()
+	if IsSecretPath("auth.credential_1") {
+		t.Fatal("declaring a secret field made its name secret for every config")
+	}
+	_, err := Load("c.yaml", []byte("auth: {credential_1: x}\n"), LoadOptions{LookupEnv: env(nil), Overrides: []string{"auth.credential_1.deeper=shown"}})
+	if err == nil || err.Error() != "--set auth.credential_1.deeper=shown: auth.credential_1: cannot set a field inside a scalar value" {
+		t.Fatalf("a --set through a field no spec given declares secret: %v", err)
 	}
 }

@@ -115,12 +115,14 @@ func (f Field) Example(v ...any) Field { f.Examples = append(f.Examples, v...); 
 func (f Field) Advanced() Field { f.IsAdvanced = true; return f }
 
 // Secret marks a field whose value (a password, a token) must never be
-// printed: config errors about it say *** instead of the value, a --set of a
-// field of that name is shown without its value, and Parsed.Secret reads it
-// as a Secret, which formats as ***. Give such values as ${ENV}.
+// printed: config errors about it say *** instead of the value, and
+// Parsed.Secret reads it as a Secret, which formats as ***. A --set of a
+// field of that name is shown without its value when the name is a common
+// secret name (password, token, ...) or is given in LoadOptions.SecretNames
+// (see SecretNames). Give such values as ${ENV}. It changes nothing but the
+// field it returns.
 func (f Field) Secret() Field {
 	f.IsSecret = true
-	registerSecretName(f.Name)
 	return f
 }
 

@@ -46,7 +46,7 @@ func TestUnencodableRecordIsDeadLettered(t *testing.T) {
 	}
 	deadLines := readLines(t, dead)
 	if len(deadLines) != 1 || !strings.Contains(deadLines[0], `"value":"{\"a\":0,\"b\":0}"`) ||
-		!strings.Contains(deadLines[0], `"error":"value cannot be encoded as JSON: json: unsupported value: NaN"`) ||
+		!strings.Contains(deadLines[0], `"error":"value.ratio: NaN cannot be written as JSON"`) ||
 		!strings.Contains(deadLines[0], `"error_source":"record at `+in+`:2"`) ||
 		!strings.Contains(deadLines[0], `"error_component":"output"`) {
 		t.Fatalf("dead letters %q, want the record as read, with the output's NaN error", deadLines)
@@ -60,7 +60,7 @@ func TestUnencodableRecordUnderStopStops(t *testing.T) {
 	writeFile(t, in, []byte("{\"a\":1,\"b\":2}\n{\"a\":0,\"b\":0}\n{\"a\":3,\"b\":4}\n"))
 	conf := writeConfig(t, ratioConfig(in, out, "stop", fmt.Sprintf("state: { dir: %q }", filepath.Join(dir, "state"))))
 	_, stderr, code := runPipeline(t, nil, "run", "-c", conf)
-	if code != 1 || !strings.Contains(stderr, "error: output: record at "+in+":2: value cannot be encoded as JSON: json: unsupported value: NaN\n") {
+	if code != 1 || !strings.Contains(stderr, "error: output: record at "+in+":2: value.ratio: NaN cannot be written as JSON\n") {
 		t.Fatalf("exit %d, want 1 with the output's error naming the record:\n%s", code, stderr)
 	}
 	// Nothing of the batch was committed: a second run reads it again.

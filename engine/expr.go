@@ -1,10 +1,10 @@
 package engine
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -80,10 +80,13 @@ type evalState struct {
 func CompileExpr(src config.ExprSource, kind ExprKind) (*Expr, error) {
 	var used usage
 	collector := &identCollector{found: &used}
+	arithmetic := &checkedArithmetic{source: src.Text}
 	opts := append([]expr.Option{
 		expr.Env(env{}),
 		expr.Patch(collector),
+		expr.Patch(arithmetic),
 	}, exprFunctions...)
+	opts = append(opts, checkedFunctions...)
 	if kind == BoolResult {
 		opts = append(opts, expr.AsBool())
 	}
@@ -94,6 +97,9 @@ func CompileExpr(src config.ExprSource, kind ExprKind) (*Expr, error) {
 			return nil, src.ErrorAt(fe.Line, fe.Column, "expression: "+fe.Message)
 		}
 		return nil, src.ErrorAt(1, 0, "expression: "+err.Error())
+	}
+	if fe := arithmetic.err; fe != nil {
+		return nil, src.ErrorAt(fe.Line, fe.Column, "expression: "+fe.Message)
 	}
 	e := &Expr{Source: src, program: program, uses: used}
 	if id, ok := program.Node().(*ast.IdentifierNode); ok && id.Value == "value" && kind == AnyResult {
@@ -228,20 +234,6 @@ var exprFunctions = []expr.Option{
 		new(func(time.Time) int64)),
 }
 
-var regexpCache sync.Map
-
-func cachedRegexp(pattern string) (*regexp.Regexp, error) {
-	if re, ok := regexpCache.Load(pattern); ok {
-		return re.(*regexp.Regexp), nil
-	}
-	re, err := regexp.Compile(pattern)
-	if err != nil {
-		return nil, fmt.Errorf("invalid regular expression %q: %v", pattern, err)
-	}
-	regexpCache.Store(pattern, re)
-	return re, nil
-}
-
 // ToInt64 converts a number an expression returned to int64.
 func ToInt64(v any) (int64, bool) {
 	switch x := v.(type) {
@@ -253,6 +245,9 @@ func ToInt64(v any) (int64, bool) {
 		return int64(x), true
 	case float64:
 		return int64(x), x == float64(int64(x))
+	case json.Number:
+		i, ok := exactNumber(x).(int64)
+		return i, ok
 	case time.Time:
 		return x.UnixMilli(), true
 	}

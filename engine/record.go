@@ -3,7 +3,6 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"strconv"
 )
 
@@ -165,11 +164,11 @@ func (r *Record) Value() (any, error) {
 	case r.raw == nil:
 		r.decoded = nil
 	case r.format == JSON:
-		var v any
-		if err := json.Unmarshal(r.raw, &v); err != nil {
+		v, err := DecodeJSON(r.raw)
+		if err != nil {
 			return nil, fmt.Errorf("value is not valid JSON: %v", err)
 		}
-		r.decoded = integersOf(v)
+		r.decoded = v
 	case r.format == Binary:
 		r.decoded = r.raw
 	default:
@@ -246,7 +245,8 @@ func (r *Record) Bytes() ([]byte, error) {
 }
 
 // EncodeValue turns a decoded value into bytes: strings and byte slices as
-// they are, everything else as JSON.
+// they are, everything else as JSON (see EncodeJSON: an *UnencodableError
+// names the part of the value JSON cannot hold).
 func EncodeValue(v any) ([]byte, error) {
 	switch x := v.(type) {
 	case string:
@@ -259,14 +259,8 @@ func EncodeValue(v any) ([]byte, error) {
 		return strconv.AppendInt(nil, int64(x), 10), nil
 	case int64:
 		return strconv.AppendInt(nil, x, 10), nil
-	case float64:
-		return json.Marshal(x)
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("value cannot be encoded as JSON: %v", err)
-	}
-	return b, nil
+	return EncodeJSON("value", v)
 }
 
 // Header returns the first header with the given key.
@@ -306,25 +300,3 @@ func (r *Record) Describe() string {
 // from it share it. A processor that splits a batch (a branch) sorts by it to
 // give the records back in input order.
 func (r *Record) Seq() int { return int(r.seq) }
-
-// integersOf turns the whole numbers of decoded JSON into int64, so that
-// expressions can use integer operations (`value.n % 5`) on them; other
-// numbers stay float64. Numbers beyond 2^53 were already rounded by the
-// decoding and stay float64.
-func integersOf(v any) any {
-	switch x := v.(type) {
-	case float64:
-		if x == math.Trunc(x) && math.Abs(x) <= 1<<53 {
-			return int64(x)
-		}
-	case map[string]any:
-		for k, e := range x {
-			x[k] = integersOf(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = integersOf(e)
-		}
-	}
-	return v
-}

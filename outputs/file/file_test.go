@@ -120,7 +120,7 @@ func TestWriteErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer o.Close(ctx)
-	if err := o.Write(ctx, []*engine.Record{r}); err == nil || !strings.Contains(err.Error(), "value cannot be encoded as JSON") {
+	if err := o.Write(ctx, []*engine.Record{r}); err == nil || !strings.Contains(err.Error(), "value: func() cannot be written as JSON") {
 		t.Fatalf("Write of an unencodable value: %v", err)
 	}
 }

@@ -23,6 +23,8 @@ const (
 	hasV
 	hasT
 	hasL
+	hasI      // the exact sum of integers
+	hasFloats // a float was summed (no payload)
 )
 
 func appendStates(buf []byte, states []opState) []byte {
@@ -45,6 +47,12 @@ func appendStates(buf []byte, states []opState) []byte {
 		if st.L != nil {
 			flags |= hasL
 		}
+		if st.I != 0 {
+			flags |= hasI
+		}
+		if st.Floats {
+			flags |= hasFloats
+		}
 		buf = append(buf, flags)
 		if flags&hasN != 0 {
 			buf = binary.AppendVarint(buf, st.N)
@@ -60,6 +68,9 @@ func appendStates(buf []byte, states []opState) []byte {
 		}
 		if flags&hasL != 0 {
 			buf = appendJSON(buf, st.L)
+		}
+		if flags&hasI != 0 {
+			buf = binary.AppendVarint(buf, st.I)
 		}
 	}
 	return buf
@@ -101,7 +112,7 @@ func decodeStates(raw []byte) ([]opState, error) {
 		}
 		if flags&hasV != 0 {
 			var err error
-			if p, err = readJSON(p, &st.V); err != nil {
+			if p, st.V, err = readJSON(p); err != nil {
 				return nil, err
 			}
 			st.S = true
@@ -114,24 +125,46 @@ func decodeStates(raw []byte) ([]opState, error) {
 		}
 		if flags&hasL != 0 {
 			var err error
-			if p, err = readJSON(p, &st.L); err != nil {
+			p, st.L, err = readList(p)
+			if err != nil {
 				return nil, err
 			}
 		}
+		if flags&hasI != 0 {
+			if st.I, n = binary.Varint(p); n <= 0 {
+				return nil, errCorrupt
+			}
+			p = p[n:]
+		}
+		st.Floats = flags&hasFloats != 0
 		states = append(states, st)
 	}
 	return states, nil
 }
 
-func readJSON(p []byte, into any) ([]byte, error) {
+// readJSON reads a value as engine decodes record values, so that numbers
+// come back exactly as they went in (an integer stays an integer).
+func readJSON(p []byte) (rest []byte, v any, err error) {
 	size, n := binary.Uvarint(p)
 	if n <= 0 || uint64(len(p)-n) < size {
-		return nil, errCorrupt
+		return nil, nil, errCorrupt
 	}
-	if err := json.Unmarshal(p[n:n+int(size)], into); err != nil {
-		return nil, fmt.Errorf("%w: %v", errCorrupt, err)
+	if v, err = engine.DecodeJSON(p[n : n+int(size)]); err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", errCorrupt, err)
 	}
-	return p[n+int(size):], nil
+	return p[n+int(size):], v, nil
+}
+
+func readList(p []byte) ([]byte, []any, error) {
+	rest, v, err := readJSON(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, ok := v.([]any)
+	if !ok && v != nil {
+		return nil, nil, fmt.Errorf("%w: a list holds %T", errCorrupt, v)
+	}
+	return rest, l, nil
 }
 
 // appendKey appends the state key of a grouping value: its JSON text, so

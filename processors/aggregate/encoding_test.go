@@ -14,8 +14,13 @@ func TestStatesRoundTrip(t *testing.T) {
 		{N: -2, F: 2.5},
 		{V: "x", S: true, T: -7},
 		{V: nil, S: true},
-		{L: []any{1.0, "a", map[string]any{"b": true}}},
+		{L: []any{int64(1), 1.5, "a", map[string]any{"b": true}}},
 		{F: math.Inf(1)},
+		{N: 2, I: math.MinInt64, F: 0.5, Floats: true},
+		{I: 9007199254740993},
+		{N: 1, Floats: true},
+		// Numbers kept in state come back exactly, integers as integers.
+		{V: int64(9007199254740993), S: true, L: []any{int64(math.MaxInt64), json.Number("9223372036854775808"), json.Number("1e400")}},
 	}
 	got, err := decodeStates(appendStates(nil, states))
 	if err != nil {

@@ -3,6 +3,7 @@ package aggregate
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 
@@ -23,11 +24,16 @@ type op struct {
 // opState is an operation's accumulated state, kept in the store as JSON.
 type opState struct {
 	N int64   `json:"n,omitempty"` // count; avg: values seen
-	F float64 `json:"f,omitempty"` // sum; avg: their sum
+	F float64 `json:"f,omitempty"` // sum, avg: the sum of the floats
 	V any     `json:"v,omitempty"` // min, max, first, last, reduce
 	T int64   `json:"t,omitempty"` // first, last: the event time of V
 	L []any   `json:"l,omitempty"` // collect
 	S bool    `json:"s,omitempty"` // V is set (V may legitimately be null)
+
+	// sum, avg: the sum of the integers, exact (a float64 is not, beyond
+	// 2^53), and whether a float was summed.
+	I      int64 `json:"i,omitempty"`
+	Floats bool  `json:"fl,omitempty"`
 }
 
 var opCall = regexp.MustCompile(`(?s)^\s*([a-z_]+)\s*\((.*)\)\s*$`)
@@ -119,6 +125,9 @@ func (o *op) add(st *opState, r *engine.Record, ts int64) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", o.name, err)
 		}
+		if err := o.finite(next); err != nil {
+			return err
+		}
 		st.V = next
 		return nil
 	}
@@ -143,15 +152,18 @@ func (o *op) argument(r *engine.Record) (any, error) {
 
 // addValue folds an evaluated argument into the state (not for reduce).
 func (o *op) addValue(st *opState, v any, ts int64) error {
+	if o.kind != "count" {
+		if err := o.finite(v); err != nil {
+			return err
+		}
+	}
 	switch o.kind {
 	case "count":
 		st.N++
 	case "sum", "avg":
-		f, ok := toFloat(v)
-		if !ok {
-			return fmt.Errorf("%s: %s needs numbers, got %T", o.name, o.kind, v)
+		if err := o.addNumber(st, v); err != nil {
+			return err
 		}
-		st.F += f
 		st.N++
 	case "min", "max":
 		if !st.S {
@@ -179,6 +191,69 @@ func (o *op) addValue(st *opState, v any, ts int64) error {
 	return nil
 }
 
+// addNumber adds a value to a sum: an integer to the exact integer sum
+// (its overflow fails the record, as integer arithmetic in expressions
+// does), anything else to the float sum.
+func (o *op) addNumber(st *opState, v any) error {
+	if i, ok := integerOf(v); ok {
+		sum, err := addIntegers(st.I, i)
+		if err != nil {
+			return fmt.Errorf("%s: %w", o.name, err)
+		}
+		st.I = sum
+		return nil
+	}
+	if n, ok := v.(json.Number); ok { // kept as written: beyond int64 and float64
+		return fmt.Errorf("%s: %s cannot add %s exactly (it is beyond 64-bit integers and floats)", o.name, o.kind, n)
+	}
+	f, ok := toFloat(v)
+	if !ok {
+		return fmt.Errorf("%s: %s needs numbers, got %T", o.name, o.kind, v)
+	}
+	if sum := st.F + f; math.IsInf(sum, 0) {
+		return fmt.Errorf("%s: float overflow: %v + %v", o.name, st.F, f)
+	}
+	st.F += f
+	st.Floats = true
+	return nil
+}
+
+// integerOf returns a value as int64 when it is an integer (not a float
+// that happens to be whole: that one goes into the float sum).
+func integerOf(v any) (int64, bool) {
+	switch v.(type) {
+	case float64, float32:
+		return 0, false
+	}
+	return engine.ToInt64(v)
+}
+
+func addIntegers(a, b int64) (int64, error) {
+	sum := a + b
+	if (a >= 0) == (b >= 0) && (sum >= 0) != (a >= 0) {
+		return 0, fmt.Errorf("integer overflow: %d + %d", a, b)
+	}
+	return sum, nil
+}
+
+// finite fails a float that JSON cannot hold (NaN, ±Inf from an expression
+// such as 1/0), which would otherwise be written as null.
+func (o *op) finite(v any) error {
+	var f float64
+	switch x := v.(type) {
+	case float64:
+		f = x
+	case float32:
+		f = float64(x)
+	default:
+		return nil
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return fmt.Errorf("%s: %v cannot be aggregated: JSON cannot hold it", o.name, f)
+	}
+	return nil
+}
+
 // mergeable reports whether two partial states of the op can be combined,
 // which session windows need when a record bridges two sessions.
 func (o *op) mergeable() bool { return o.kind != "reduce" }
@@ -190,7 +265,13 @@ func (o *op) mergeInto(st, other *opState) error {
 	case "count":
 		st.N += other.N
 	case "sum", "avg":
+		sum, err := addIntegers(st.I, other.I)
+		if err != nil {
+			return fmt.Errorf("%s: %w", o.name, err)
+		}
+		st.I = sum
 		st.F += other.F
+		st.Floats = st.Floats || other.Floats
 		st.N += other.N
 	case "min", "max":
 		if !other.S {
@@ -227,12 +308,17 @@ func (o *op) result(st *opState) any {
 	case "count":
 		return st.N
 	case "sum":
-		return st.F
+		// A state kept before integers were summed apart has its whole
+		// sum in F, and no Floats mark.
+		if !st.Floats && st.F == 0 {
+			return st.I
+		}
+		return st.F + float64(st.I)
 	case "avg":
 		if st.N == 0 {
 			return nil
 		}
-		return st.F / float64(st.N)
+		return (st.F + float64(st.I)) / float64(st.N)
 	case "collect":
 		if st.L == nil {
 			return []any{}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math"
 
 	"github.com/pipelinehq/pipeline/engine"
@@ -18,6 +19,23 @@ import (
 type bufferedRecord struct {
 	TS     int64 `json:"t"`
 	Values []any `json:"v"`
+}
+
+// decodeBuffered reads a buffered record as engine decodes record values,
+// so that its numbers come back exactly (json.Unmarshal would make every
+// one a float64, rounding integers beyond 2^53).
+func decodeBuffered(b []byte) (bufferedRecord, error) {
+	v, err := engine.DecodeJSON(b)
+	if err != nil {
+		return bufferedRecord{}, fmt.Errorf("%w: %v", errCorrupt, err)
+	}
+	m, _ := v.(map[string]any)
+	ts, tsOK := m["t"].(int64)
+	values, valuesOK := m["v"].([]any)
+	if !tsOK || (!valuesOK && m["v"] != nil) {
+		return bufferedRecord{}, fmt.Errorf("%w: a buffered record is %s", errCorrupt, b)
+	}
+	return bufferedRecord{TS: ts, Values: values}, nil
 }
 
 func timeKey(ts int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(ts)^(1<<63)) }
@@ -58,7 +76,7 @@ func (a *Aggregate) addToSliding(part string, r *engine.Record, key []byte, ts, 
 			return true
 		}
 		var br bufferedRecord
-		if decodeErr = json.Unmarshal(v, &br); decodeErr != nil {
+		if br, decodeErr = decodeBuffered(v); decodeErr != nil {
 			return false
 		}
 		near = append(near, br)

@@ -454,9 +454,12 @@ func headerBytes(v any) ([]byte, error) {
 	return b, nil
 }
 
-// numberText is a number's decimal text, without exponent.
+// numberText is a number's decimal text, without exponent (a number kept
+// as its JSON literal, beyond int64 and float64, as it was written).
 func numberText(v any) ([]byte, bool) {
 	switch x := v.(type) {
+	case json.Number:
+		return []byte(x), true
 	case int:
 		return strconv.AppendInt(nil, int64(x), 10), true
 	case int64:

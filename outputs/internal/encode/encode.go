@@ -131,9 +131,9 @@ func appendEnvelope(buf []byte, r *engine.Record) ([]byte, error) {
 		buf = append(buf, '"')
 	}
 	if r.Before != nil {
-		before, err := json.Marshal(r.Before)
+		before, err := engine.EncodeJSON("before", r.Before)
 		if err != nil {
-			return buf, fmt.Errorf("before: %v", err)
+			return buf, err
 		}
 		buf = append(append(buf, `,"before":`...), before...)
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
-	"strings"
 	"testing"
 
 	"github.com/pipelinehq/pipeline/engine"
@@ -132,28 +131,67 @@ func TestEncodeBatchReusesBuffer(t *testing.T) {
 	}
 }
 
+// TestEncodeError: a value JSON cannot hold (NaN, ±Inf) fails its record
+// alone, with an error that names the record and the field and that
+// outputs can tell from their own failures.
 func TestEncodeError(t *testing.T) {
-	r := engine.NewRecord(nil, engine.Text)
-	r.SetValue(map[string]any{"x": math.NaN()})
-	r.Source = &engine.Source{Partition: "p"}
-	r.Offset = 7
-	for _, codec := range []string{Lines, JSONLines, Envelope} {
-		enc, _ := New(codec)
-		ok := engine.NewRecord([]byte("ok"), engine.Text)
-		encoded, err := enc.Encode([]*engine.Record{ok, r, ok})
-		buf := string(encoded) // before the next Encode reuses it
-		var rejected *engine.RecordsRejected
-		if !errors.As(err, &rejected) || len(rejected.Rejects) != 1 || rejected.Rejects[0].Index != 1 ||
-			!strings.HasPrefix(rejected.Rejects[0].Err.Error(), "value cannot be encoded as JSON") {
-			t.Errorf("%s: want record 1 rejected, got %v", codec, err)
-			continue
+	for _, tt := range []struct {
+		rec  recSpec
+		want string
+	}{
+		{recSpec{decoded: map[string]any{"ok": 1, "ratio": math.NaN()}}, "value.ratio: NaN cannot be written as JSON"},
+		{recSpec{decoded: []any{math.Inf(1)}}, "value.0: +Inf cannot be written as JSON"},
+		{recSpec{decoded: math.Inf(-1)}, "value: -Inf cannot be written as JSON"},
+	} {
+		for _, codec := range []string{Lines, JSONLines, Envelope} {
+			r := tt.rec.record()
+			ok := engine.NewRecord([]byte("ok"), engine.Text)
+			enc, _ := New(codec)
+			encoded, err := enc.Encode([]*engine.Record{ok, r, ok})
+			buf := string(encoded) // before the next Encode reuses it
+			var rejected *engine.RecordsRejected
+			var ue *engine.UnencodableError
+			if !errors.As(err, &rejected) || len(rejected.Rejects) != 1 || rejected.Rejects[0].Index != 1 ||
+				rejected.Rejects[0].Err.Error() != tt.want || !errors.As(rejected.Rejects[0].Err, &ue) {
+				t.Fatalf("%s: %v, want record 1 rejected with %q, an *engine.UnencodableError", codec, err, tt.want)
+			}
+			want, _ := enc.Encode([]*engine.Record{ok, ok})
+			if buf != string(want) {
+				t.Errorf("%s: the records around the rejected one: %q, want %q", codec, buf, want)
+			}
 		}
-		want, _ := enc.Encode([]*engine.Record{ok, ok})
-		if buf != string(want) {
-			t.Errorf("%s: the records around the rejected one: %q, want %q", codec, buf, want)
-		}
+	}
+	before := recSpec{value: "v", before: map[string]any{"n": math.NaN()}}.record()
+	enc, _ := New(Envelope)
+	var rejected *engine.RecordsRejected
+	if _, err := enc.Encode([]*engine.Record{before}); !errors.As(err, &rejected) || rejected.Rejects[0].Err.Error() != "before.n: NaN cannot be written as JSON" {
+		t.Errorf("before: %v", err)
 	}
 	if _, err := New("xml"); err == nil || err.Error() != `unknown codec "xml"` {
 		t.Errorf("New(xml): %v", err)
+	}
+}
+
+// TestEncodeNumbersExactly: numbers read from JSON are written as they
+// were, also when the value was decoded and changed (the map processor).
+func TestEncodeNumbersExactly(t *testing.T) {
+	in := `{"beyond":9223372036854775808,"big":1234567890123456789,"huge":1e400,"min":-9223372036854775808,"odd":9007199254740993,"pi":3.14159265358979323846,"tenth":0.1,"zero":-0}`
+	r := engine.NewRecord([]byte(in), engine.JSON)
+	v, err := r.Value()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.(map[string]any)["added"] = true
+	r.SetValue(v)
+	for codec, want := range map[string]string{
+		Lines:     `{"added":true,` + in[1:],
+		JSONLines: `{"added":true,` + in[1:],
+		Envelope:  `{"key":null,"value":{"added":true,` + in[1:] + `,"timestamp":0}`,
+	} {
+		enc, _ := New(codec)
+		got, err := enc.Encode([]*engine.Record{r})
+		if err != nil || string(got) != want+"\n" {
+			t.Errorf("%s:\ngot  %s (%v)\nwant %s", codec, got, err, want)
+		}
 	}
 }

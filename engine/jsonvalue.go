@@ -1,0 +1,172 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+)
+
+// DecodeJSON decodes JSON as expressions see it: objects as map[string]any,
+// lists as []any, and every number as the value it was written as, never a
+// rounded one (see exactNumber).
+func DecodeJSON(data []byte) (any, error) {
+	if floatsHoldEveryNumber(data) {
+		var v any
+		if err := json.Unmarshal(data, &v); err != nil {
+			return nil, err
+		}
+		return integersOf(v), nil
+	}
+	return decodeNumbersExactly(data)
+}
+
+// floatsHoldEveryNumber reports whether every number in data is at most 15
+// digits without an exponent. A float64 holds such a number as written
+// (every decimal of up to 15 significant digits in its range survives the
+// trip), so json.Unmarshal, which is quicker than decoding json.Numbers,
+// loses nothing. It errs on the side of false: then the slow path decides.
+func floatsHoldEveryNumber(data []byte) bool {
+	digits := 0 // of the number being read
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; {
+		case c >= '0' && c <= '9':
+			if digits++; digits > 15 {
+				return false
+			}
+		case c == '.' || c == '-':
+		case c == 'e' || c == 'E':
+			if digits > 0 { // an exponent; else the e of true or false
+				return false
+			}
+		case c == '"':
+			for i++; i < len(data) && data[i] != '"'; i++ {
+				if data[i] == '\\' {
+					i++
+				}
+			}
+			digits = 0
+		default:
+			digits = 0
+		}
+	}
+	return true
+}
+
+// integersOf turns the whole numbers json.Unmarshal decoded as float64 into
+// int64, as exactNumber does; floatsHoldEveryNumber made sure they are
+// exact. -0 stays the float64 it is.
+func integersOf(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if x == math.Trunc(x) && !(x == 0 && math.Signbit(x)) {
+			return int64(x)
+		}
+	case map[string]any:
+		for k, e := range x {
+			x[k] = integersOf(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = integersOf(e)
+		}
+	}
+	return v
+}
+
+func decodeNumbersExactly(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	err := dec.Decode(&v)
+	if err != nil || !onlySpace(data[dec.InputOffset():]) {
+		// The decoder says "unexpected EOF" where Unmarshal says "unexpected
+		// end of JSON input", and stops after the first value; Unmarshal
+		// reports either problem as users know it.
+		var discard any
+		if uerr := json.Unmarshal(data, &discard); uerr != nil {
+			return nil, uerr
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return exactNumbers(v), nil
+}
+
+func onlySpace(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+// UnencodableError is a value that JSON cannot hold (NaN, ±Inf, a
+// function): a fault of the one record that holds it, never of the output
+// that was to write it.
+type UnencodableError struct {
+	Path   string // where in the record: "value", "value.ratio", "before.items.2"
+	Reason string // "NaN cannot be written as JSON"
+}
+
+func (e *UnencodableError) Error() string { return e.Path + ": " + e.Reason }
+
+// EncodeJSON encodes a decoded value as JSON; json.Number literals are
+// written as they are. A part JSON cannot hold is an *UnencodableError
+// naming its path, which starts with root ("value", "before").
+func EncodeJSON(root string, v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err == nil {
+		return b, nil
+	}
+	if ue := findUnencodable(root, v); ue != nil {
+		return nil, ue
+	}
+	return nil, &UnencodableError{Path: root, Reason: "cannot be written as JSON: " + err.Error()}
+}
+
+// findUnencodable looks for the first part of v (in the order JSON writes
+// it: object keys sorted) that JSON cannot hold. It runs only once encoding
+// failed, so it may be slow.
+func findUnencodable(path string, v any) *UnencodableError {
+	switch x := v.(type) {
+	case float64:
+		return nonFinite(path, x)
+	case float32:
+		return nonFinite(path, float64(x))
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if ue := findUnencodable(path+"."+k, x[k]); ue != nil {
+				return ue
+			}
+		}
+		return nil
+	case []any:
+		for i, e := range x {
+			if ue := findUnencodable(path+"."+strconv.Itoa(i), e); ue != nil {
+				return ue
+			}
+		}
+		return nil
+	}
+	if _, err := json.Marshal(v); err != nil {
+		return &UnencodableError{Path: path, Reason: fmt.Sprintf("%T cannot be written as JSON: %v", v, err)}
+	}
+	return nil
+}
+
+func nonFinite(path string, f float64) *UnencodableError {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return &UnencodableError{Path: path, Reason: strconv.FormatFloat(f, 'g', -1, 64) + " cannot be written as JSON"}
+	}
+	return nil
+}
