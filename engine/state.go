@@ -2,10 +2,10 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/pipelinehq/pipeline/config"
@@ -143,7 +143,7 @@ func (s *pipelineState) stateful() bool { return len(s.stores) > 0 }
 
 func (s *pipelineState) open() error {
 	db, err := statestore.Open(s.dir, statestore.Options{CacheBytes: s.cacheBytes})
-	if err != nil && strings.Contains(err.Error(), "Cannot acquire directory lock") {
+	if errors.Is(err, statestore.ErrInUse) {
 		return fmt.Errorf("the state directory %s is in use by another process (another instance of this pipeline?); "+
 			"give each instance its own state.dir", s.dir)
 	}

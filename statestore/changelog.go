@@ -24,9 +24,16 @@ type Change struct {
 
 // EachPending calls fn with every change the next Commit will write, shard
 // by shard in key order of arrival. It must not run while a shard is in use.
+// It calls fn for none, and fails, when the store has failed (the next
+// Commit would), so that a changelog never holds changes local state
+// cannot take.
 func (db *DB) EachPending(fn func(Change) error) error {
+	if err := db.failed(); err != nil {
+		return err
+	}
+	shards := db.shardList()
 	var key []byte
-	for _, s := range db.shardList() {
+	for _, s := range shards {
 		for _, e := range s.dirty {
 			key = append(append(key[:0], s.prefix...), e.key...)
 			c := Change{Store: s.id.store, Partition: s.id.partition, Key: key}
