@@ -37,21 +37,23 @@ type Options struct {
 	// InMemory keeps everything in memory (Badger's in-memory mode), for tests.
 	InMemory bool
 	// OnFailure, when set, is called once, from whichever goroutine found
-	// it, when the store stops taking work: it was found corrupt, or a read
-	// failed inside Badger. Every later Commit (and read from disk) fails
-	// with the same error, so that nothing more is committed; the caller
-	// should stop.
+	// it, when the store stops taking work: it was found corrupt, a read
+	// failed inside Badger, or its disk is too full to write to. Every later
+	// Commit (and read from disk) fails with the same error, so that nothing
+	// more is committed; the caller should stop.
 	OnFailure func(error)
 
 	// Test hooks.
-	maxTxnBytes    int64 // > 0: a transaction holding more is treated as badger.ErrTxnTooBig
-	crashAfterTxns int   // > 0: a split commit fails after this many data transactions
-	gcEvery        int   // value-log GC every this many commits; 0: default, < 0: never
+	maxTxnBytes    int64                           // > 0: a transaction holding more is treated as badger.ErrTxnTooBig
+	crashAfterTxns int                             // > 0: a split commit fails after this many data transactions
+	gcEvery        int                             // value-log GC every this many commits; 0: default, < 0: never
+	statfs         func(dir string) (int64, error) // free bytes of dir's disk (< 0: unknown); nil: the file system's
 }
 
 const defaultGCEvery = 1000
 
-// Badger's sizes, as Open sets them (badgerOptions).
+// Badger's sizes, as Open sets them (badgerOptions). They also bound what
+// Badger may write between two checks of the free space (writeHeadroom).
 const (
 	memTableSize            = 8 << 20
 	numMemtables            = 2
@@ -94,14 +96,18 @@ type DB struct {
 // Open opens (creating) the state of one pipeline instance in dir: one Badger
 // database. A commit found torn (interrupted mid-way by a crash) is wiped:
 // the state and its metadata start empty, with a warning in the log. A
-// store that fails its checksums is refused with a *CorruptError (see
-// verify.go), a directory another process has open with ErrInUse.
+// store that fails its checksums is refused with a *CorruptError, a disk
+// without room to write with a *NoSpaceError (see verify.go, space.go), a
+// directory another process has open with ErrInUse.
 func Open(dir string, opts Options) (*DB, error) {
 	if opts.CacheBytes <= 0 {
 		opts.CacheBytes = DefaultCacheBytes
 	}
 	if opts.gcEvery == 0 {
 		opts.gcEvery = defaultGCEvery
+	}
+	if opts.statfs == nil {
+		opts.statfs = freeBytes
 	}
 	log := opts.Logger
 	if log == nil {
@@ -139,16 +145,19 @@ func Open(dir string, opts Options) (*DB, error) {
 	return db, nil
 }
 
-// prepareDir locks the directory and makes sure Badger may open it:
-// nothing a crash left stops Badger, and every table passes its checksums.
-// The lock is held until Close.
+// prepareDir locks the directory and makes sure Badger may open it: there
+// is room to write, nothing a crash left stops Badger, and every table
+// passes its checksums. The lock is held until Close.
 func (db *DB) prepareDir() error {
 	lock, err := lockDir(db.dir)
 	if err != nil {
 		return err
 	}
 	db.lock = lock
-	err = removeEmptyMemtables(db.dir, db.log)
+	err = db.checkSpace(0)
+	if err == nil {
+		err = removeEmptyMemtables(db.dir, db.log)
+	}
 	if err == nil {
 		err = verifyTables(db.dir)
 	}
@@ -311,9 +320,14 @@ func (db *DB) closeBadger() (err error) {
 	return db.bdb.Close()
 }
 
-// runGC rewrites value-log files while Badger finds one worth it.
+// runGC rewrites value-log files while Badger finds one worth it, and the
+// disk has room for it.
 func (db *DB) runGC() {
 	if db.opts.InMemory {
+		return
+	}
+	if err := db.checkRoom(gcHeadroom); err != nil {
+		db.log.Debug("state: value-log GC skipped", "reason", err)
 		return
 	}
 	for range 64 {
@@ -420,7 +434,8 @@ func (db *DB) Meta(key string) (_ []byte, _ bool, err error) {
 // after a crash either all of it or none of it is visible. Commit must not
 // run while a shard is in use. On error nothing is forgotten: the changes
 // stay pending and a later Commit writes them again; but once the store has
-// failed (Options.OnFailure), every Commit fails.
+// failed (Options.OnFailure), every Commit fails, and a disk without room
+// for this commit (a *NoSpaceError) fails the store.
 func (db *DB) Commit(meta map[string][]byte) (err error) {
 	if db.closed {
 		return errors.New("statestore: commit after close")
@@ -437,6 +452,9 @@ func (db *DB) Commit(meta map[string][]byte) (err error) {
 	}
 	if count == 0 {
 		return nil
+	}
+	if err := db.checkSpace(size); err != nil {
+		return db.fail(err)
 	}
 	defer db.intoBadger(debug.SetPanicOnFault(true), &err)
 	// Try one transaction unless Badger's limits say it cannot fit.

@@ -41,3 +41,13 @@ func (l *dirLock) release() {
 		l.f.Close() // closing the last descriptor releases the flock
 	}
 }
+
+// freeBytes is the space an unprivileged process may still use on the disk
+// of dir.
+func freeBytes(dir string) (int64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, err
+	}
+	return int64(st.Bavail) * int64(st.Bsize), nil
+}

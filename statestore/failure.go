@@ -5,7 +5,8 @@ import (
 	"runtime/debug"
 )
 
-// A store that found itself corrupt takes no more work: the first such error is kept, reported once through
+// A store that found itself corrupt, or without room on its disk, takes no
+// more work: the first such error is kept, reported once through
 // Options.OnFailure, and returned by every later Commit and read from disk,
 // so that nothing computed from state that may be wrong is ever committed.
 

@@ -220,3 +220,121 @@ func TestRangeLetsItsCallbacksPanicsThrough(t *testing.T) {
 	}()
 	_ = db.KeyValue("counts").Shard("p0").Range(nil, nil, func(_, _ []byte) bool { panic("the caller's") })
 }
+
+// diskWith is a statfs reporting free bytes (changeable).
+type diskWith struct {
+	mu   sync.Mutex
+	free int64
+}
+
+func (d *diskWith) statfs(string) (int64, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.free, nil
+}
+
+func (d *diskWith) set(free int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.free = free
+}
+
+const mib = 1 << 20
+
+func TestOpenRefusesADiskWithoutRoom(t *testing.T) {
+	dir := t.TempDir()
+	disk := &diskWith{free: 50 * mib}
+	_, err := Open(dir, Options{Logger: quietLogger, statfs: disk.statfs})
+	want := "no space left for state in " + dir + ": 50 MiB free, at least 122 MiB needed"
+	var noSpace *NoSpaceError
+	if !errors.As(err, &noSpace) || err.Error() != want {
+		t.Fatalf("Open on a disk with 50 MiB free: %v; want %q", err, want)
+	}
+	disk.set(writeHeadroom)
+	openDisk(t, dir, Options{statfs: disk.statfs}) // the directory was let go
+}
+
+// TestCommitWithoutRoomCommitsNothingMore: a commit that would leave Badger
+// less than its headroom fails the store; no later commit goes through, not
+// even once there is room again, and what was committed before stays.
+func TestCommitWithoutRoomCommitsNothingMore(t *testing.T) {
+	dir := t.TempDir()
+	disk := &diskWith{free: 1 << 40}
+	f := &failures{}
+	db := openDisk(t, dir, Options{statfs: disk.statfs, OnFailure: f.record})
+	shard := db.KeyValue("counts").Shard("p0")
+	shard.Put([]byte("a"), []byte("1"))
+	commit(t, db, map[string][]byte{"positions/input": []byte("1")})
+
+	value := make([]byte, 1<<20)
+	for i := range 4 {
+		shard.Put(fmt.Appendf(nil, "big-%d", i), value)
+	}
+	disk.set(writeHeadroom + 3*mib) // room for 3 of the 4 MiB
+	err := db.Commit(map[string][]byte{"positions/input": []byte("2")})
+	want := "no space left for state in " + dir + ": 125 MiB free, at least 127 MiB needed"
+	var noSpace *NoSpaceError
+	if !errors.As(err, &noSpace) || err.Error() != want {
+		t.Fatalf("Commit of 4 MiB with 3 MiB beyond the headroom: %v; want %q", err, want)
+	}
+	if got := f.got(); len(got) != 1 || got[0] != err {
+		t.Fatalf("OnFailure was told %v, want once: %v", got, err)
+	}
+	if err := db.EachPending(func(Change) error { t.Fatal("EachPending handed a change out"); return nil }); err == nil {
+		t.Fatal("EachPending after the failure: no error")
+	}
+	disk.set(1 << 40)
+	if err := db.Commit(map[string][]byte{"positions/input": []byte("3")}); err == nil || err.Error() != want {
+		t.Fatalf("Commit once there is room again: %v; want the first failure", err)
+	}
+	db = reopen(t, db, dir, Options{statfs: disk.statfs})
+	if v, _, _ := db.Meta("positions/input"); string(v) != "1" {
+		t.Fatalf("committed positions %q after the failed commits, want 1", v)
+	}
+	if _, found, _ := db.KeyValue("counts").Shard("p0").Get([]byte("big-0")); found {
+		t.Fatal("a change of the refused commit was written")
+	}
+}
+
+// TestEachPendingWithoutRoomHandsNothingOut: under exactly-once the
+// changelog is written before Commit; without room for the commit, no
+// change may reach the changelog.
+func TestEachPendingWithoutRoomHandsNothingOut(t *testing.T) {
+	disk := &diskWith{free: 1 << 40}
+	db := openDisk(t, t.TempDir(), Options{statfs: disk.statfs})
+	db.KeyValue("counts").Shard("p0").Put([]byte("a"), make([]byte, 2<<20))
+	disk.set(writeHeadroom + mib)
+	var noSpace *NoSpaceError
+	err := db.EachPending(func(Change) error { t.Fatal("EachPending handed a change out"); return nil })
+	if !errors.As(err, &noSpace) {
+		t.Fatalf("EachPending without room: %v, want a *NoSpaceError", err)
+	}
+}
+
+// TestRestoreWithoutRoomStops: a restore writes state through a write
+// batch that Badger commits in the background; it stops once the disk
+// lacks room.
+func TestRestoreWithoutRoomStops(t *testing.T) {
+	disk := &diskWith{free: 1 << 40}
+	db := openDisk(t, t.TempDir(), Options{statfs: disk.statfs})
+	r := db.NewRestorer()
+	defer r.Cancel()
+	disk.set(writeHeadroom)
+	value := make([]byte, 64<<10)
+	var err error
+	for i := 0; err == nil && i < 1000; i++ {
+		err = r.Apply(shardKey(fmt.Sprint(i)), value)
+	}
+	var noSpace *NoSpaceError
+	if !errors.As(err, &noSpace) {
+		t.Fatalf("a restore of 64 MiB with no room beyond the headroom: %v, want a *NoSpaceError", err)
+	}
+	if r.Applied() > restoreCheckBytes/int64(len(value))+1 {
+		t.Fatalf("%d changes applied before the restore stopped, want at most %d MiB of them", r.Applied(), restoreCheckBytes>>20)
+	}
+}
+
+// shardKey is a changelog key of the key-value store "counts", partition p0.
+func shardKey(key string) []byte {
+	return append(shardPrefix(kindKV, "counts", "p0"), key...)
+}
