@@ -21,6 +21,7 @@
 //	lifecycle.go    what a run started or opened, and closing exactly that
 //	transactions.go the contract with transactional components (Kafka)
 //	state.go        stores asked for at build time, and the state database
+//	state_open.go   opening it, and what a run does with state found corrupt: restore it from the changelogs, or refuse
 //
 // Components (inputs, processors, outputs) import engine and config; engine
 // imports config and statestore, and never a component. The engine alone

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/pipelinehq/pipeline/config"
@@ -70,6 +69,7 @@ type pipelineState struct {
 	dir        string
 	cacheBytes int64
 	stores     map[string]storeInfo // by store name
+	log        *slog.Logger         // the pipeline's, once a store is claimed or the database opened
 	db         *statestore.DB
 }
 
@@ -96,6 +96,7 @@ func (r *Resources) claimStore(name string) (string, error) {
 		return "", fmt.Errorf("state store %q is already used by %s", full, info.owner)
 	}
 	r.b.state.stores[full] = storeInfo{owner: r.Path, definition: r.definition}
+	r.b.state.log = r.b.log
 	return full, nil
 }
 
@@ -141,19 +142,6 @@ func (s *pipelineState) reconcile(log *slog.Logger) error {
 
 func (s *pipelineState) stateful() bool { return len(s.stores) > 0 }
 
-func (s *pipelineState) open() error {
-	db, err := statestore.Open(s.dir, statestore.Options{CacheBytes: s.cacheBytes})
-	if err != nil && strings.Contains(err.Error(), "Cannot acquire directory lock") {
-		return fmt.Errorf("the state directory %s is in use by another process (another instance of this pipeline?); "+
-			"give each instance its own state.dir", s.dir)
-	}
-	if err != nil {
-		return fmt.Errorf("opening state in %s: %w", s.dir, err)
-	}
-	s.db = db
-	return nil
-}
-
 func (s *pipelineState) close() error {
 	err := s.db.Close()
 	s.db = nil
@@ -174,10 +162,13 @@ func (s *pipelineState) wipeUnless(key string) error {
 }
 
 // openState opens the state database for an at-least-once run and drops
-// the state of stores whose definition changed.
+// the state of stores whose definition changed. The directory is the only
+// copy of the state: a corrupt one is refused. A store that fails while
+// the run goes on (corrupt, or its disk full) fails the run.
 func (r *runner) openState() error {
 	st := r.p.state
-	if err := st.open(); err != nil {
+	st.log = r.p.log
+	if err := st.openAs(refuseCorrupt, r.fail); err != nil {
 		return err
 	}
 	r.life.onClose("state", func(context.Context) error { return st.close() })

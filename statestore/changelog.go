@@ -24,9 +24,21 @@ type Change struct {
 
 // EachPending calls fn with every change the next Commit will write, shard
 // by shard in key order of arrival. It must not run while a shard is in use.
+// It calls fn for none, and fails, when the next Commit would: the store
+// has failed, or its disk has no room for the changes (then the store
+// fails), so that a changelog never holds changes local state cannot take.
 func (db *DB) EachPending(fn func(Change) error) error {
+	if err := db.failed(); err != nil {
+		return err
+	}
+	shards := db.shardList()
+	if _, size := pendingSize(shards); size > 0 {
+		if err := db.checkSpace(size); err != nil {
+			return db.fail(err)
+		}
+	}
 	var key []byte
-	for _, s := range db.shardList() {
+	for _, s := range shards {
 		for _, e := range s.dirty {
 			key = append(append(key[:0], s.prefix...), e.key...)
 			c := Change{Store: s.id.store, Partition: s.id.partition, Key: key}
@@ -53,6 +65,9 @@ type Restorer struct {
 	db *DB
 	wb *badger.WriteBatch
 	n  int64
+	// unchecked is how many bytes were applied since the free space was
+	// last checked (space.go).
+	unchecked int64
 }
 
 // NewRestorer starts a restore. It must not run while a shard is in use; the
@@ -72,6 +87,9 @@ func (r *Restorer) Apply(key, value []byte) error {
 	if _, _, err := parseShardPrefix(key); err != nil {
 		return fmt.Errorf("statestore: changelog key: %w", err)
 	}
+	if err := r.checkSpace(int64(len(key) + len(value))); err != nil {
+		return err
+	}
 	// The batch keeps the slices until it flushes: copy them.
 	k := append([]byte(nil), key...)
 	var err error
@@ -82,6 +100,19 @@ func (r *Restorer) Apply(key, value []byte) error {
 	}
 	r.n++
 	return err
+}
+
+// checkSpace checks the free space once every restoreCheckBytes applied:
+// the write batch commits in the background as it fills.
+func (r *Restorer) checkSpace(applying int64) error {
+	if r.unchecked += applying; r.unchecked < restoreCheckBytes {
+		return nil
+	}
+	r.unchecked = 0
+	if err := r.db.checkSpace(restoreCheckBytes); err != nil {
+		return r.db.fail(err)
+	}
+	return nil
 }
 
 // Applied is how many changes were applied.

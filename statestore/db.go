@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -35,23 +36,52 @@ type Options struct {
 	Logger *slog.Logger
 	// InMemory keeps everything in memory (Badger's in-memory mode), for tests.
 	InMemory bool
+	// OnFailure, when set, is called once, from whichever goroutine found
+	// it, when the store stops taking work: it was found corrupt, a read
+	// failed inside Badger, or its disk is too full to write to. Every later
+	// Commit (and read from disk) fails with the same error, so that nothing
+	// more is committed; the caller should stop.
+	OnFailure func(error)
 
 	// Test hooks.
-	maxTxnBytes    int64 // > 0: a transaction holding more is treated as badger.ErrTxnTooBig
-	crashAfterTxns int   // > 0: a split commit fails after this many data transactions
-	gcEvery        int   // value-log GC every this many commits; 0: default, < 0: never
+	maxTxnBytes    int64                           // > 0: a transaction holding more is treated as badger.ErrTxnTooBig
+	crashAfterTxns int                             // > 0: a split commit fails after this many data transactions
+	gcEvery        int                             // value-log GC every this many commits; 0: default, < 0: never
+	statfs         func(dir string) (int64, error) // free bytes of dir's disk (< 0: unknown); nil: the file system's
 }
 
 const defaultGCEvery = 1000
 
+// Badger's sizes, as Open sets them (badgerOptions). They also bound what
+// Badger may write between two checks of the free space (writeHeadroom).
+const (
+	memTableSize            = 8 << 20
+	numMemtables            = 2
+	numLevelZeroTables      = 3
+	numLevelZeroTablesStall = 8
+	baseTableSize           = 2 << 20
+	baseLevelSize           = 10 << 20
+	levelSizeMultiplier     = 10
+	valueLogFileSize        = 64 << 20
+	blockSize               = 4 << 10
+)
+
 // errSimulatedCrash is returned by a split commit stopped by crashAfterTxns.
 var errSimulatedCrash = errors.New("statestore: simulated crash during commit")
+
+// ErrInUse is a state directory another process has open.
+var ErrInUse = errors.New("statestore: the state directory is in use by another process")
 
 // DB is the state of one pipeline instance: one Badger database.
 type DB struct {
 	bdb  *badger.DB
+	dir  string
+	lock *dirLock
 	opts Options
 	log  *slog.Logger
+
+	// failure is why the store stopped taking work, once it did.
+	failure atomic.Pointer[error]
 
 	mu      sync.Mutex // guards kv, windows, byID, and stores to shards
 	kv      map[string]*KeyValueStore
@@ -65,7 +95,10 @@ type DB struct {
 
 // Open opens (creating) the state of one pipeline instance in dir: one Badger
 // database. A commit found torn (interrupted mid-way by a crash) is wiped:
-// the state and its metadata start empty, with a warning in the log.
+// the state and its metadata start empty, with a warning in the log. A
+// store that fails its checksums is refused with a *CorruptError, a disk
+// without room to write with a *NoSpaceError (see verify.go, space.go), a
+// directory another process has open with ErrInUse.
 func Open(dir string, opts Options) (*DB, error) {
 	if opts.CacheBytes <= 0 {
 		opts.CacheBytes = DefaultCacheBytes
@@ -73,42 +106,15 @@ func Open(dir string, opts Options) (*DB, error) {
 	if opts.gcEvery == 0 {
 		opts.gcEvery = defaultGCEvery
 	}
+	if opts.statfs == nil {
+		opts.statfs = freeBytes
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	bo := badger.DefaultOptions(dir)
-	if opts.InMemory {
-		bo = badger.DefaultOptions("").WithInMemory(true)
-	} else if err := removeEmptyMemtables(dir, log); err != nil {
-		return nil, err
-	}
-	// Small and steady for a 2-core box: the write cache in front does the
-	// buffering, so Badger needs little memory of its own.
-	bo = bo.
-		WithMemTableSize(8 << 20).
-		WithNumMemtables(2).
-		WithNumLevelZeroTables(3).
-		WithNumLevelZeroTablesStall(8).
-		WithBaseTableSize(2 << 20).   // compaction holds several tables in memory at once
-		WithBlockCacheSize(32 << 20). // half of it doubles point reads of spilled state
-		// Uncompressed blocks are read in place; Snappy's would each need a
-		// decompression buffer, which under point reads of spilled state
-		// held hundreds of MiB.
-		WithCompression(options.None).
-		WithIndexCacheSize(8 << 20).
-		WithValueLogFileSize(64 << 20).
-		WithNumCompactors(2).
-		WithNumGoroutines(2).
-		WithDetectConflicts(false). // one writer: Commit
-		WithMetricsEnabled(false).
-		WithLogger(badgerLogger{log: log, all: log.Enabled(context.Background(), slog.LevelDebug)})
-	bdb, err := badger.Open(bo)
-	if err != nil {
-		return nil, err
-	}
 	db := &DB{
-		bdb:     bdb,
+		dir:     dir,
 		opts:    opts,
 		log:     log,
 		kv:      map[string]*KeyValueStore{},
@@ -116,11 +122,102 @@ func Open(dir string, opts Options) (*DB, error) {
 		byID:    map[shardID]*shard{},
 	}
 	db.shards.Store(&[]*shard{})
-	if err := db.checkOnOpen(dir); err != nil {
-		bdb.Close()
+	bo := badger.DefaultOptions(dir).WithBypassLockGuard(!badgerLocks)
+	if opts.InMemory {
+		bo = badger.DefaultOptions("").WithInMemory(true)
+	} else if err := db.prepareDir(); err != nil {
+		return nil, err
+	}
+	bdb, err := openBadger(dir, db.badgerOptions(bo))
+	if err != nil {
+		db.lock.release()
+		return nil, err
+	}
+	db.bdb = bdb
+	err = db.failed() // Badger logged damage while it opened
+	if err == nil {
+		err = db.checkOnOpen(dir)
+	}
+	if err != nil {
+		db.closeBadger()
 		return nil, err
 	}
 	return db, nil
+}
+
+// prepareDir locks the directory and makes sure Badger may open it: there
+// is room to write, nothing a crash left stops Badger, and every table
+// passes its checksums. The lock is held until Close.
+func (db *DB) prepareDir() error {
+	lock, err := lockDir(db.dir)
+	if err != nil {
+		return err
+	}
+	db.lock = lock
+	err = db.checkSpace(0)
+	if err == nil {
+		err = removeEmptyMemtables(db.dir, db.log)
+	}
+	if err == nil {
+		err = verifyTables(db.dir)
+	}
+	if err != nil {
+		lock.release()
+	}
+	return err
+}
+
+func (db *DB) badgerOptions(bo badger.Options) badger.Options {
+	// Small and steady for a 2-core box: the write cache in front does the
+	// buffering, so Badger needs little memory of its own.
+	return bo.
+		WithMemTableSize(memTableSize).
+		WithNumMemtables(numMemtables).
+		WithNumLevelZeroTables(numLevelZeroTables).
+		WithNumLevelZeroTablesStall(numLevelZeroTablesStall).
+		WithBaseTableSize(baseTableSize). // compaction holds several tables in memory at once
+		WithBaseLevelSize(baseLevelSize).
+		WithLevelSizeMultiplier(levelSizeMultiplier).
+		WithBlockSize(blockSize).
+		WithBlockCacheSize(32 << 20). // half of it doubles point reads of spilled state
+		// Uncompressed blocks are read in place; Snappy's would each need a
+		// decompression buffer, which under point reads of spilled state
+		// held hundreds of MiB.
+		WithCompression(options.None).
+		WithIndexCacheSize(8 << 20).
+		WithValueLogFileSize(valueLogFileSize).
+		// Every table Badger opens is verified whole: at Open (after
+		// verifyTables, which Badger's own check cannot replace, see
+		// verify.go), and each one a flush or compaction writes, which
+		// then never replaces its inputs unless it reads back right. Not
+		// OnTableAndBlockRead: a block failing its checksum in a read
+		// comes back from Badger as a missing key, not as an error, so
+		// checking every block read turns damage into silently missing
+		// state instead of reporting it. Values in the value log carry a
+		// checksum that a read then does report.
+		WithChecksumVerificationMode(options.OnTableRead).
+		WithVerifyValueChecksum(true).
+		WithNumCompactors(2).
+		WithNumGoroutines(2).
+		WithDetectConflicts(false). // one writer: Commit
+		WithMetricsEnabled(false).
+		WithLogger(badgerLogger{log: db.log, all: db.log.Enabled(context.Background(), slog.LevelDebug), db: db})
+}
+
+// openBadger opens Badger, turning a panic in it, or an error that says
+// its files failed a check, into a *CorruptError.
+func openBadger(dir string, bo badger.Options) (bdb *badger.DB, err error) {
+	defer func(prev bool) {
+		debug.SetPanicOnFault(prev)
+		if r := recover(); r != nil {
+			bdb, err = nil, &CorruptError{Dir: dir, Cause: fmt.Errorf("Badger cannot open it: %s", firstLine(fmt.Sprint(r)))}
+		}
+	}(debug.SetPanicOnFault(true))
+	bdb, err = badger.Open(bo)
+	if err != nil && looksCorrupt(err) {
+		return nil, &CorruptError{Dir: dir, Cause: errors.New(badgerMessage(err))}
+	}
+	return bdb, err
 }
 
 // removeEmptyMemtables removes memtable files of 0 bytes. Badger creates a
@@ -152,10 +249,11 @@ func removeEmptyMemtables(dir string, log *slog.Logger) error {
 	return nil
 }
 
-func (db *DB) checkOnOpen(dir string) error {
+func (db *DB) checkOnOpen(dir string) (err error) {
+	defer db.intoBadger(debug.SetPanicOnFault(true), &err)
 	var format []byte
 	var torn bool
-	err := db.bdb.View(func(txn *badger.Txn) error {
+	err = db.bdb.View(func(txn *badger.Txn) error {
 		if item, err := txn.Get(formatKey); err == nil {
 			if format, err = item.ValueCopy(nil); err != nil {
 				return err
@@ -174,7 +272,7 @@ func (db *DB) checkOnOpen(dir string) error {
 		return err
 	})
 	if err != nil {
-		return err
+		return db.checked(err)
 	}
 	if format != nil && string(format) != formatVersion {
 		return fmt.Errorf("statestore: %s holds state format %q, this build reads %q", dir, format, formatVersion)
@@ -196,21 +294,40 @@ func (db *DB) writeFormat() error {
 }
 
 // Close closes Badger, running value-log GC first when it has something to
-// reclaim. Uncommitted changes are lost. Close must not run while a shard is
-// in use.
+// reclaim (and the store has not failed). Uncommitted changes are lost.
+// Close must not run while a shard is in use.
 func (db *DB) Close() error {
 	if db.closed {
 		return nil
 	}
 	db.closed = true
 	db.dropReads()
-	db.runGC()
+	if db.failed() == nil {
+		db.runGC()
+	}
+	return db.closeBadger()
+}
+
+// closeBadger closes Badger and lets go of the directory. After a failure
+// inside Badger, closing it may fail the same way.
+func (db *DB) closeBadger() (err error) {
+	defer db.lock.release()
+	defer func() {
+		if r := recover(); r != nil {
+			err = badgerFailed(db.dir, r)
+		}
+	}()
 	return db.bdb.Close()
 }
 
-// runGC rewrites value-log files while Badger finds one worth it.
+// runGC rewrites value-log files while Badger finds one worth it, and the
+// disk has room for it.
 func (db *DB) runGC() {
 	if db.opts.InMemory {
+		return
+	}
+	if err := db.checkRoom(gcHeadroom); err != nil {
+		db.log.Debug("state: value-log GC skipped", "reason", err)
 		return
 	}
 	for range 64 {
@@ -286,9 +403,13 @@ func (db *DB) cacheBytes() int64 {
 }
 
 // Meta returns committed metadata.
-func (db *DB) Meta(key string) ([]byte, bool, error) {
+func (db *DB) Meta(key string) (_ []byte, _ bool, err error) {
+	if err := db.failed(); err != nil {
+		return nil, false, err
+	}
+	defer db.intoBadger(debug.SetPanicOnFault(true), &err)
 	var v []byte
-	err := db.bdb.View(func(txn *badger.Txn) error {
+	err = db.bdb.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(metaKey(key))
 		if err != nil {
 			return err
@@ -300,7 +421,7 @@ func (db *DB) Meta(key string) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, false, db.checked(err)
 	}
 	if v == nil {
 		v = []byte{}
@@ -312,20 +433,19 @@ func (db *DB) Meta(key string) ([]byte, bool, error) {
 // (for example input positions; a nil value deletes that key), atomically:
 // after a crash either all of it or none of it is visible. Commit must not
 // run while a shard is in use. On error nothing is forgotten: the changes
-// stay pending and a later Commit writes them again.
-func (db *DB) Commit(meta map[string][]byte) error {
+// stay pending and a later Commit writes them again; but once the store has
+// failed (Options.OnFailure), every Commit fails, and a disk without room
+// for this commit (a *NoSpaceError) fails the store.
+func (db *DB) Commit(meta map[string][]byte) (err error) {
 	if db.closed {
 		return errors.New("statestore: commit after close")
 	}
+	if err := db.failed(); err != nil {
+		return err
+	}
 	db.dropReads()
 	shards := db.shardList()
-	var count, size int64
-	for _, s := range shards {
-		for _, e := range s.dirty {
-			count++
-			size += int64(len(s.prefix)+len(e.key)+len(e.value)) + 16
-		}
-	}
+	count, size := pendingSize(shards)
 	for k, v := range meta {
 		count++
 		size += int64(1+len(k)+len(v)) + 16
@@ -333,6 +453,10 @@ func (db *DB) Commit(meta map[string][]byte) error {
 	if count == 0 {
 		return nil
 	}
+	if err := db.checkSpace(size); err != nil {
+		return db.fail(err)
+	}
+	defer db.intoBadger(debug.SetPanicOnFault(true), &err)
 	// Try one transaction unless Badger's limits say it cannot fit.
 	split := count >= db.bdb.MaxBatchCount() || size >= db.bdb.MaxBatchSize()
 	if !split {
@@ -357,6 +481,18 @@ func (db *DB) Commit(meta map[string][]byte) error {
 		db.runGC()
 	}
 	return nil
+}
+
+// pendingSize counts the pending changes of shards, and their bytes as
+// Badger counts them against its transaction limits.
+func pendingSize(shards []*shard) (count, size int64) {
+	for _, s := range shards {
+		for _, e := range s.dirty {
+			count++
+			size += int64(len(s.prefix)+len(e.key)+len(e.value)) + 16
+		}
+	}
+	return count, size
 }
 
 // write writes the pending changes and meta. Unsplit, it is one transaction
@@ -529,7 +665,8 @@ func (db *DB) dropCaches() {
 
 // Wipe deletes everything: state, pending changes and metadata. It must not
 // run while a shard is in use.
-func (db *DB) Wipe() error {
+func (db *DB) Wipe() (err error) {
+	defer db.intoBadger(debug.SetPanicOnFault(true), &err)
 	db.dropReads()
 	db.dropCaches()
 	if err := db.bdb.DropAll(); err != nil {
@@ -539,9 +676,13 @@ func (db *DB) Wipe() error {
 }
 
 // listShards lists the shards that have committed data.
-func (db *DB) listShards() ([]shardID, error) {
+func (db *DB) listShards() (_ []shardID, err error) {
+	if err := db.failed(); err != nil {
+		return nil, err
+	}
+	defer db.intoBadger(debug.SetPanicOnFault(true), &err)
 	var ids []shardID
-	err := db.bdb.View(func(txn *badger.Txn) error {
+	err = db.bdb.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{nsShard}})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); {
@@ -554,7 +695,7 @@ func (db *DB) listShards() ([]shardID, error) {
 		}
 		return nil
 	})
-	return ids, err
+	return ids, db.checked(err)
 }
 
 // scanShard calls fn for every committed entry of one shard, in key order,
@@ -567,7 +708,12 @@ func (db *DB) scanShard(id shardID, fn func(suffix, value []byte) error) error {
 
 // scanPrefix calls fn for every committed entry whose key starts with
 // prefix, in key order. Keys and values are valid only during the call.
-func (db *DB) scanPrefix(prefix []byte, fn func(key, value []byte) error) error {
+func (db *DB) scanPrefix(prefix []byte, fn func(key, value []byte) error) (err error) {
+	if err := db.failed(); err != nil {
+		return err
+	}
+	var inFn bool
+	defer db.intoBadgerCalling(debug.SetPanicOnFault(true), &inFn, &err)
 	return db.bdb.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		defer it.Close()
@@ -575,9 +721,12 @@ func (db *DB) scanPrefix(prefix []byte, fn func(key, value []byte) error) error 
 		for it.Rewind(); it.Valid(); it.Next() {
 			var err error
 			if v, err = it.Item().ValueCopy(v[:0]); err != nil {
-				return err
+				return db.checked(err)
 			}
-			if err := fn(it.Item().Key(), v); err != nil {
+			inFn = true
+			err = fn(it.Item().Key(), v)
+			inFn = false
+			if err != nil {
 				return err
 			}
 		}
@@ -587,7 +736,8 @@ func (db *DB) scanPrefix(prefix []byte, fn func(key, value []byte) error) error 
 
 // dropShard deletes one shard, committed data and cache. It must not run
 // while a shard is in use.
-func (db *DB) dropShard(id shardID) error {
+func (db *DB) dropShard(id shardID) (err error) {
+	defer db.intoBadger(debug.SetPanicOnFault(true), &err)
 	db.dropReads()
 	db.mu.Lock()
 	s := db.byID[id]
@@ -599,31 +749,39 @@ func (db *DB) dropShard(id shardID) error {
 }
 
 // badgerLogger passes Badger's messages to slog: errors always, the rest
-// only when the logger is enabled at debug level.
+// only when the logger is enabled at debug level. An error or warning that
+// says data failed a check (a table a flush or compaction wrote does not
+// read back right) fails the store: Badger's goroutines have no other way
+// to tell.
 type badgerLogger struct {
 	log *slog.Logger
 	all bool
+	db  *DB
 }
 
-func (l badgerLogger) Errorf(f string, a ...any) { l.emit(slog.LevelError, f, a) }
+func (l badgerLogger) Errorf(f string, a ...any) { l.emit(slog.LevelError, true, f, a) }
 func (l badgerLogger) Warningf(f string, a ...any) {
-	if l.all {
-		l.emit(slog.LevelWarn, f, a)
-	}
+	l.emit(slog.LevelWarn, l.all, f, a)
 }
 func (l badgerLogger) Infof(f string, a ...any) {
 	if l.all {
-		l.emit(slog.LevelDebug, f, a)
+		l.emit(slog.LevelDebug, true, f, a)
 	}
 }
 func (l badgerLogger) Debugf(f string, a ...any) {
 	if l.all {
-		l.emit(slog.LevelDebug, f, a)
+		l.emit(slog.LevelDebug, true, f, a)
 	}
 }
 
-func (l badgerLogger) emit(level slog.Level, f string, a []any) {
-	l.log.Log(context.Background(), level, strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+func (l badgerLogger) emit(level slog.Level, shown bool, f string, a []any) {
+	msg := strings.TrimSpace(fmt.Sprintf(f, a...))
+	if level >= slog.LevelWarn && looksCorrupt(errors.New(msg)) {
+		l.db.fail(&CorruptError{Dir: l.db.dir, Cause: errors.New(msg)})
+	}
+	if shown {
+		l.log.Log(context.Background(), level, msg, "component", "badger")
+	}
 }
 
 // DropStore deletes every shard of a store, committed data and cache. It

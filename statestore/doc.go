@@ -20,7 +20,44 @@
 //   - value-log garbage collection;
 //   - the store's side of a changelog: EachPending lists the changes the next
 //     Commit writes (the engine writes them to a changelog topic first), and
-//     a Restorer writes changes read back from a changelog to disk.
+//     a Restorer writes changes read back from a changelog to disk;
+//   - the faults of the directory under it (failure.go, verify.go,
+//     space.go), so that wrong state is never used and Badger never crashes
+//     the process.
+//
+// # Corruption
+//
+// Open verifies every table (SST) the manifest lists, its index and each
+// block against their checksums, itself and before Badger sees them:
+// Badger's own check runs in goroutines where some damage panics beyond any
+// recover. A store that fails is refused with a *CorruptError ("state in DIR
+// is corrupt (table 000042.sst fails at block 3 (offset 12288): checksum
+// mismatch)"); what to do then is the caller's (the engine restores from
+// the changelogs under exactly-once, and refuses to start otherwise; Remove
+// wipes a directory). Badger then verifies every table it opens (a flush's
+// or compaction's output before it replaces its inputs), and value-log
+// entries as they are read. While running, a panic inside Badger, or a
+// memory fault reading a mapped file (debug.SetPanicOnFault), is recovered
+// at the package's boundary (gets, scans, commits) into an error. One limit
+// is Badger's: a block that goes bad under a running store reads as missing
+// keys, not as an error; the next Open finds it.
+//
+// # A full disk
+//
+// Badger writes memtables, the value log and new tables through memory
+// maps of sparse files: a write that finds no free block is a SIGBUS in
+// Badger's goroutines, which no recover catches. So Open, Commit,
+// EachPending, a restore (every 8 MiB) and value-log GC first check that
+// the directory's disk has room for what they write plus writeHeadroom
+// (122 MiB: the memtable files, and a level-0 compaction, from the sizes
+// Open gives Badger), and fail with a *NoSpaceError otherwise ("no space
+// left for state in DIR: N MiB free, at least M MiB needed").
+//
+// # Failure
+//
+// A corrupt store, a failed read inside Badger or a full disk fails the
+// store: Options.OnFailure is told once, and every later Commit (and read
+// from disk) returns the same error, so that nothing is committed after it.
 //
 // # Concurrency
 //

@@ -2,6 +2,7 @@ package statestore
 
 import (
 	"bytes"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -103,24 +104,28 @@ func (s *shard) markDirty(e *entry) {
 
 // get reads suffix: the cache first, then Badger. The value is not copied
 // when it comes from the cache.
-func (s *shard) get(suffix []byte) ([]byte, bool, error) {
+func (s *shard) get(suffix []byte) (_ []byte, _ bool, err error) {
 	if e := s.lookup(suffix); e != nil {
 		if e.del {
 			return nil, false, nil
 		}
 		return e.value, true, nil
 	}
+	if err := s.db.failed(); err != nil {
+		return nil, false, err
+	}
+	defer s.db.intoBadger(debug.SetPanicOnFault(true), &err)
 	s.scratch = append(append(s.scratch[:0], s.prefix...), suffix...)
 	item, err := s.txn().Get(s.scratch)
 	if err == badger.ErrKeyNotFound {
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, false, s.db.checked(err)
 	}
 	v, err := item.ValueCopy(nil)
 	if err != nil {
-		return nil, false, err
+		return nil, false, s.db.checked(err)
 	}
 	if v == nil {
 		v = []byte{}
@@ -253,9 +258,20 @@ func (c *cursor) next(key []byte) {
 // cache is read again after a call that inserted into it, so changes to keys
 // after the current one are seen. Keys and values passed to fn are valid
 // only during the call.
-func (s *shard) scan(from, to []byte, fn func(suffix, value []byte) bool) error {
+func (s *shard) scan(from, to []byte, fn func(suffix, value []byte) bool) (err error) {
 	if to != nil && bytes.Compare(from, to) >= 0 {
 		return nil
+	}
+	if err := s.db.failed(); err != nil {
+		return err
+	}
+	var inFn bool
+	defer s.db.intoBadgerCalling(debug.SetPanicOnFault(true), &inFn, &err)
+	call := func(suffix, value []byte) bool {
+		inFn = true
+		more := fn(suffix, value)
+		inFn = false // not deferred: a panic in fn must leave it set
+		return more
 	}
 	lo := append(append(make([]byte, 0, len(s.prefix)+len(from)), s.prefix...), from...)
 	var hi []byte
@@ -291,19 +307,18 @@ func (s *shard) scan(from, to []byte, fn func(suffix, value []byte) bool) error 
 				if cmp == 0 {
 					it.Next() // the cache overrides Badger
 				}
-				if !ce.del && !fn(ce.key, ce.value) {
+				if !ce.del && !call(ce.key, ce.value) {
 					return nil
 				}
 				c.next(ce.key)
 				continue
 			}
 		}
-		var err error
 		vbuf, err = it.Item().ValueCopy(vbuf[:0])
 		if err != nil {
-			return err
+			return s.db.checked(err)
 		}
-		if !fn(bk, vbuf) {
+		if !call(bk, vbuf) {
 			return nil
 		}
 		c.sync(bk)

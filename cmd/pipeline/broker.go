@@ -21,8 +21,15 @@ func (c *cli) brokerCommand() *cobra.Command {
 		Short: "Start an in-process Kafka broker for development",
 		Long: `Broker starts a single-process Kafka-compatible broker (franz-go's kfake) for
 trying pipelines without a Kafka installation. Topics are created on first
-use. With --data-dir they are kept on disk and survive a restart; without it
-they live in memory. It is a development tool: run real Kafka in production.
+use. Without --data-dir they live in memory.
+
+With --data-dir, only a clean stop (Ctrl-C, SIGTERM) keeps data: the broker
+saves its topics to the directory as it stops and loads them at the next
+start. A broker that is killed (SIGKILL, a crash, the OOM killer) loses
+every topic created since it started, with all of its records, although it
+acknowledged them; and nothing is synced to disk, so a power loss may lose
+any record. It is a development broker: run real Kafka where data must
+survive.
 
 It runs until interrupted (Ctrl-C, SIGTERM).`,
 		Example: `  pipeline broker
@@ -62,7 +69,7 @@ It runs until interrupted (Ctrl-C, SIGTERM).`,
 			listen := cluster.ListenAddrs()[0]
 			storage := "in memory: topics are gone when it stops"
 			if dataDir != "" {
-				storage = "in " + dataDir + ": topics survive a restart"
+				storage = "in " + dataDir + ", saved when it stops cleanly: a kill loses the topics created since the start"
 			}
 			fmt.Fprintf(c.stdout, `development Kafka broker listening on %s (topics %s)
   pipelines: KAFKA_BROKERS=%s pipeline run -c pipelines/wordcount-kafka.yaml
@@ -77,7 +84,7 @@ stop it with Ctrl-C
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:9092", "host:port to listen on")
-	cmd.Flags().StringVar(&dataDir, "data-dir", "", "keep topics in this directory, so they survive restarts")
+	cmd.Flags().StringVar(&dataDir, "data-dir", "", "save topics in this directory when the broker stops cleanly (Ctrl-C, SIGTERM), and load them at start; a kill loses what was created since the start")
 	cmd.Flags().IntVar(&partitions, "partitions", 1, "partitions of topics created on first use")
 	return cmd
 }

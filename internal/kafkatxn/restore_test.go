@@ -30,6 +30,44 @@ import (
 // (each key's updates are exactly 1, 2, …, n, read_committed), and the
 // restore shows in pipeline_state_restored_records_total.
 func TestRestoreFromChangelogAfterStateLoss(t *testing.T) {
+	testRestoreAfter(t, func(t *testing.T, stateDir string) {
+		if err := os.RemoveAll(stateDir); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// A corrupt state directory (bytes of its largest table flipped) is wiped,
+// saying so, and restored from the changelog in full, as a lost one is.
+func TestRestoreFromChangelogWhenStateIsCorrupt(t *testing.T) {
+	logs := testRestoreAfter(t, func(t *testing.T, stateDir string) {
+		tables, err := filepath.Glob(filepath.Join(stateDir, "*.sst"))
+		if err != nil || len(tables) == 0 {
+			t.Fatalf("no table in %s (%v)", stateDir, err)
+		}
+		for _, path := range tables {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, off := range []int{0, len(data) / 2, len(data) - 20} {
+				data[off] ^= 0x5a
+			}
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	want := regexp.MustCompile(`level=WARN msg="the state is corrupt: wiping it, and restoring it from the changelogs" dir=\S+ error="state in \S+ is corrupt \(table \d+\.sst `)
+	if !want.MatchString(logs) {
+		t.Fatalf("the wipe of the corrupt state is not logged (want %q):\n%s", want, logs)
+	}
+}
+
+// testRestoreAfter runs a counting pipeline, does lose to its state
+// directory, and runs it again: the state is restored from the changelog.
+// It returns the second run's log.
+func testRestoreAfter(t *testing.T, lose func(t *testing.T, stateDir string)) string {
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "in"), kfake.SeedTopics(3, "counts"))
 	if err != nil {
 		t.Fatal(err)
@@ -71,13 +109,13 @@ http: { address: 127.0.0.1:0 }
 		t.Fatal(err)
 	}
 	adm := kadm.NewClient(client)
-	run := func(total int64) string {
+	run := func(total int64, log io.Writer) string {
 		t.Helper()
 		ctx, stop := context.WithCancel(context.Background())
 		addrs := make(chan net.Addr, 1)
 		done := make(chan error, 1)
 		go func() {
-			done <- service.Run(ctx, service.Options{ConfigPath: cfg, LogOutput: io.Discard, HTTPListening: func(a net.Addr) { addrs <- a },
+			done <- service.Run(ctx, service.Options{ConfigPath: cfg, LogOutput: log, HTTPListening: func(a net.Addr) { addrs <- a },
 				Registry: engine.NewRegistry(inputs.Register, processors.Register, outputs.Register)})
 		}()
 		addr := <-addrs
@@ -111,21 +149,20 @@ http: { address: 127.0.0.1:0 }
 	restored := regexp.MustCompile(`(?m)^pipeline_state_restored_records_total (\d+)$`)
 
 	produce(0, 3000)
-	first := run(3000)
+	first := run(3000, io.Discard)
 	if m := restored.FindStringSubmatch(first); m == nil || m[1] != "0" {
 		t.Fatalf("the first run restored %v records, want 0 (empty changelog)", m)
 	}
-	if err := os.RemoveAll(stateDir); err != nil {
-		t.Fatal(err)
-	}
+	lose(t, stateDir)
 	produce(3000, 4000)
-	second := run(4000)
+	logs := &syncBuffer{}
+	second := run(4000, logs)
 	m := restored.FindStringSubmatch(second)
 	if m == nil {
 		t.Fatalf("no pipeline_state_restored_records_total in /metrics:\n%s", second)
 	}
 	if n, _ := strconv.Atoi(m[1]); n < keys {
-		t.Fatalf("after the state directory was removed the run restored %v records, want at least one per key (%d)", m, keys)
+		t.Fatalf("after the state directory was lost the run restored %v records, want at least one per key (%d)", m, keys)
 	}
 
 	reader, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics("counts"),
@@ -158,5 +195,6 @@ http: { address: 127.0.0.1:0 }
 	if len(updates) != keys || !strings.Contains(second, "pipeline_state_restoring 0") {
 		t.Fatalf("%d keys counted, want %d; restoring gauge: %v", len(updates), keys, regexp.MustCompile(`(?m)^pipeline_state_restoring.*$`).FindString(second))
 	}
-	t.Logf("state directory removed: %s changelog records restored; every key's counts are exactly 1..400", m[1])
+	t.Logf("state directory lost: %s changelog records restored; every key's counts are exactly 1..400", m[1])
+	return logs.String()
 }
