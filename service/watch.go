@@ -3,6 +3,9 @@ package service
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
+	"github.com/pipelinehq/pipeline/config"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -115,10 +118,24 @@ func watchConfig(ctx context.Context, path string, debounce time.Duration, sup *
 }
 
 // contentHash is a hash of the file's content, or of the error reading it.
+//
+// It reads at most one byte more than a config may hold: a file beyond
+// the limit hashes as that prefix, changes are still seen as its size or
+// start changes, and the reload it triggers refuses it with the loader's
+// error, without the watcher reading a huge file every poll.
 func contentHash(path string) ([32]byte, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return sha256.Sum256([]byte("unreadable: " + err.Error())), err
 	}
-	return sha256.Sum256(data), nil
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, io.LimitReader(f, config.MaxBytes+1))
+	if err != nil {
+		return sha256.Sum256([]byte("unreadable: " + err.Error())), err
+	}
+	fmt.Fprintf(h, "\x00%d", n)
+	var sum [32]byte
+	copy(sum[:], h.Sum(nil))
+	return sum, nil
 }
