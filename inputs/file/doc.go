@@ -2,5 +2,6 @@
 // one partition, as lines, JSON lines or CSV rows.
 //
 // It owns its spec, constructor and readers. It imports engine, config and
-// the inputs' internal line splitter; never another component.
+// the inputs' internal line splitter, and internal/fifo for named pipes;
+// never another component.
 package file

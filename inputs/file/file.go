@@ -15,6 +15,7 @@ import (
 	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/engine"
 	"github.com/pipelinehq/pipeline/inputs/internal/lineio"
+	"github.com/pipelinehq/pipeline/internal/fifo"
 )
 
 // Codecs.
@@ -213,7 +214,7 @@ func (in *Input) Read(ctx context.Context) (engine.InputBatch, error) {
 			r, err := in.open(ctx, path)
 			if err != nil {
 				in.pipe = nil
-				return engine.InputBatch{}, readError(ctx, err)
+				return engine.InputBatch{}, fifo.Err(ctx, err)
 			}
 			in.cur = r
 		}
@@ -249,10 +250,10 @@ func (in *Input) Close(context.Context) error {
 // ctx ends.
 func (in *Input) readCurrent(ctx context.Context) (engine.InputBatch, bool, error) {
 	if in.pipe != nil {
-		defer whileReading(ctx, in.pipe)()
+		defer fifo.CutReads(ctx, in.pipe)()
 	}
 	batch, done, err := in.cur.read(ctx, in.batchSize)
-	return batch, done, readError(ctx, err)
+	return batch, done, fifo.Err(ctx, err)
 }
 
 // reader reads one file.
@@ -265,7 +266,7 @@ type reader interface {
 // open opens path and positions its reader where the committed position
 // says, or at the start. A named pipe is read from what it delivers.
 func (in *Input) open(ctx context.Context, path string) (reader, error) {
-	pipe := isPipe(path)
+	pipe := fifo.Is(path)
 	var f *os.File
 	var err error
 	if pipe {

@@ -2,7 +2,6 @@ package file
 
 import (
 	"context"
-	"errors"
 	"os"
 	"syscall"
 	"time"
@@ -12,12 +11,7 @@ import (
 // the end their last writer gives, with no position to resume from. Two of
 // their waits would ignore a stop: opening one blocks until a writer opens
 // it, and a read blocks while the writer is idle. Both are made to honour
-// the context here.
-
-func isPipe(path string) bool {
-	st, err := os.Stat(path)
-	return err == nil && st.Mode()&os.ModeNamedPipe != 0
-}
+// the context: the open here, reads with internal/fifo.
 
 // openPipe opens a named pipe for reading. The blocking open runs aside; a
 // stop wakes it by opening the pipe's write end (a non-blocking open for
@@ -51,19 +45,4 @@ func openPipe(ctx context.Context, path string) (*os.File, error) {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-}
-
-// whileReading makes reads of f (a pipe, which Go reads through its
-// poller) return once ctx ends, until the returned stop is called. The
-// error such a read returns is then ctx's (see readError).
-func whileReading(ctx context.Context, f *os.File) (stop func() bool) {
-	return context.AfterFunc(ctx, func() { _ = f.SetReadDeadline(time.Now()) })
-}
-
-// readError is err, or ctx's error when a read was cut short by it.
-func readError(ctx context.Context, err error) error {
-	if err != nil && ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-		return ctx.Err()
-	}
-	return err
 }

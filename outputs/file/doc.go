@@ -2,5 +2,6 @@
 // each, in a codec of outputs/internal/encode.
 //
 // It owns its spec, constructor and writer. It imports engine, config and
-// the outputs' internal encoder; never another component.
+// the outputs' internal encoder, and internal/fifo for named pipes; never
+// another component.
 package file

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/internal/fifo"
 	"github.com/pipelinehq/pipeline/outputs/internal/encode"
 )
 
@@ -83,7 +84,7 @@ func (o *Output) Start(ctx context.Context) error {
 	if o.f != nil {
 		return errors.New("file output started twice")
 	}
-	if isPipe(o.path) {
+	if fifo.Is(o.path) {
 		f, err := openPipe(ctx, o.path, func() { o.log.Info("waiting for a reader of the named pipe", "path", o.path) })
 		if err != nil {
 			return fmt.Errorf("%s: %w", o.path, err)
@@ -157,13 +158,11 @@ func (o *Output) Write(ctx context.Context, records []*engine.Record) error {
 	}
 	buf, rejected := o.enc.Encode(records)
 	if o.pipe {
-		defer whileWriting(ctx, o.f)()
+		defer fifo.CutWrites(ctx, o.f)()
 	}
 	n, err := o.f.Write(buf)
 	if err != nil {
-		if ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-			err = ctx.Err()
-		}
+		err = fifo.Err(ctx, err)
 		if n > 0 && !o.pipe {
 			_ = o.f.Truncate(o.size)
 		}

@@ -13,11 +13,6 @@ import (
 // and a write blocks while the reader does not read. Both honour the
 // context here; nothing is cut back on a pipe (what was written was read).
 
-func isPipe(path string) bool {
-	st, err := os.Stat(path)
-	return err == nil && st.Mode()&os.ModeNamedPipe != 0
-}
-
 // pipeRetry is how often a pipe without a reader is tried again.
 const pipeRetry = 50 * time.Millisecond
 
@@ -41,10 +36,4 @@ func openPipe(ctx context.Context, path string, waiting func()) (*os.File, error
 		case <-time.After(pipeRetry):
 		}
 	}
-}
-
-// whileWriting makes writes of f return once ctx ends, until the returned
-// stop is called.
-func whileWriting(ctx context.Context, f *os.File) (stop func() bool) {
-	return context.AfterFunc(ctx, func() { _ = f.SetWriteDeadline(time.Now()) })
 }
