@@ -26,6 +26,7 @@ import (
 // ReadAll, which the Kafka input adds.
 type Session struct {
 	txn    transactor
+	id     string
 	conn   *kafkaclient.Connection
 	topics []string // the topics consumed (names, or patterns with regex)
 
@@ -67,7 +68,7 @@ type transactor interface {
 // what it left open, so that what is read next (changelogs included) is
 // settled.
 func Open(ctx context.Context, conn *kafkaclient.Connection, o Options) (*Session, error) {
-	s := &Session{conn: conn, topics: o.Topics, positionsTopic: o.PositionsTopic, changelogs: map[string]bool{},
+	s := &Session{id: o.ID, conn: conn, topics: o.Topics, positionsTopic: o.PositionsTopic, changelogs: map[string]bool{},
 		consumed: map[string]bool{}, open: map[string]map[int32]int64{}, checkpoint: map[string]map[int32]int64{}}
 	connOpts, err := conn.Options()
 	if err != nil {
@@ -117,6 +118,9 @@ func (s *Session) partitioner(byKey kgo.Partitioner) kgo.Partitioner {
 		return func(r *kgo.Record, n int) int { return tp.Partition(r, n) }
 	})
 }
+
+// ID is the session's transactional id.
+func (s *Session) ID() string { return s.id }
 
 // Client is the session's client, for creating topics.
 func (s *Session) Client() *kgo.Client { return s.txn.Client() }
