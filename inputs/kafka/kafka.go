@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,10 +35,16 @@ func Plugin() engine.InputPlugin {
 		config.String("codec", "How values are read: text (expressions see a string), json (checked when read; a record that is not JSON fails with its error, to the dead-letter output under on_error: dead_letter) or bytes (expressions see bytes; values pass through undecoded).").
 			Default("text").Enum("text", "json", "bytes"),
 		config.Int("batch_size", "The most records in one batch.").Default(1024),
-		config.String("instance_id", "A static group member id (KIP-345), unique per running instance (e.g. the pod name): "+
-			"a restarted instance takes its partitions back at once instead of waiting for a rebalance.").Example("${HOSTNAME}").Advanced(),
-		config.Duration("session_timeout", "How long the group waits for a member that stopped heartbeating (crashed) before "+
-			"giving its partitions to others. The broker bounds it (by default 6s to 30m).").Default("45s").Advanced(),
+		config.String("instance_id", "The input's static group member id (KIP-345): a restarted instance replaces its old member at once "+
+			"and takes its partitions back, with no rebalance and no wait for the old member's session to time out. It must stay the same "+
+			"across restarts and differ between instances running at once (two members with one id fence each other). Defaults, under "+
+			"exactly_once, to the transactional id (exactly_once.transactional_id, which only one instance can hold), else to "+
+			"<name>-<host name>-<8 hex digits hashing the working directory and the input's path>; give one (e.g. the pod name of a "+
+			"StatefulSet) to instances that share a host and a working directory. ASCII letters, digits, '.', '_' and '-'.").
+			Example("${HOSTNAME}").Advanced(),
+		config.Duration("session_timeout", "How long the group waits for a member that stopped heartbeating (crashed, or stopped and not "+
+			"restarted: a static member does not leave the group when it stops) before giving its partitions to others. A restart "+
+			"with the same instance_id does not wait for it. The broker bounds it (by default 6s to 30m).").Default("45s").Advanced(),
 		config.Duration("rebalance_timeout", "How long members may take to finish their work and rejoin once a rebalance began.").
 			Default("60s").Advanced(),
 		kafkaclient.TopicFields(),
@@ -62,13 +69,16 @@ func Plugin() engine.InputPlugin {
 
 // Input is the kafka input.
 type Input struct {
-	conn      *kafkaclient.Connection
-	opts      []kgo.Opt // the consumer group's, without the topics
-	group     string
-	settings  groupSettings
-	format    engine.Format
-	batchSize int
-	label     string
+	conn     *kafkaclient.Connection
+	opts     []kgo.Opt // the consumer group's, without the topics
+	group    string
+	settings groupSettings
+	// The pipeline's name and the input's path make the default instance id.
+	pipeline, path string
+	instance       string // the instance id the input joins as, once started
+	format         engine.Format
+	batchSize      int
+	label          string
 
 	client *kgo.Client
 
@@ -90,9 +100,13 @@ type Input struct {
 func New(conf *config.Parsed, res *engine.Resources) (engine.Input, error) {
 	var errs config.Errors
 	in := &Input{group: conf.String("consumer_group"), batchSize: conf.Int("batch_size"), label: res.Label, log: res.Logger,
+		pipeline: res.Pipeline, path: res.Path,
 		pending: map[string][]*kgo.Record{}, revoked: map[string]bool{}, sources: map[string]*engine.Source{}, warned: map[string]time.Time{}}
 	if in.group == "" {
 		in.group = res.Pipeline
+	}
+	if in.log == nil {
+		in.log = slog.New(slog.DiscardHandler)
 	}
 	var err error
 	if in.conn, err = kafkaclient.ParseConnection(conf); err != nil {
@@ -132,7 +146,9 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Input, error) {
 		kgo.RebalanceTimeout(conf.Duration("rebalance_timeout")),
 	}
 	if id := conf.String("instance_id"); id != "" {
-		in.opts = append(in.opts, kgo.InstanceID(id))
+		if err := checkInstanceID(id); err != nil {
+			errs = append(errs, conf.Errorf("instance_id", "%v", err))
+		}
 	}
 	if conf.Bool("topics_regex") {
 		in.opts = append(in.opts, kgo.ConsumeRegex())
@@ -185,7 +201,12 @@ func (in *Input) Start(ctx context.Context) error {
 	if in.txn != nil {
 		return nil // OpenTransactions connected
 	}
-	client, err := kafkaclient.Connect(ctx, in.conn, append(in.opts, kgo.ConsumeTopics(in.topics...))...)
+	instance := in.settings.instanceID
+	if instance == "" {
+		instance = defaultInstanceID(in.pipeline, in.path)
+	}
+	opts := append(slices.Clone(in.opts), kgo.ConsumeTopics(in.topics...), in.joinAs(instance))
+	client, err := kafkaclient.Connect(ctx, in.conn, opts...)
 	if err != nil {
 		return err
 	}
@@ -222,6 +243,13 @@ func (in *Input) adjustOffsets(_ context.Context, offsets map[string]map[int32]k
 		}
 	}
 	return offsets, nil
+}
+
+// joinAs makes the input join its group as the static member instance.
+func (in *Input) joinAs(instance string) kgo.Opt {
+	in.instance = instance
+	in.log.Info("joining the consumer group", "group", in.group, "instance_id", instance)
+	return kgo.InstanceID(instance)
 }
 
 // onLost drops what was fetched for partitions this member no longer owns:
@@ -390,6 +418,10 @@ func (in *Input) fatalFetchError(fetches kgo.Fetches, ignore ...error) error {
 		if topic != "" {
 			where = partitionName(topic, p)
 		}
+		if errors.Is(err, kerr.FencedInstanceID) {
+			fatal = in.fencedInstance(where, err)
+			return
+		}
 		if fetchErrorIsFatal(err) {
 			fatal = fmt.Errorf("%s: %w", where, err)
 			return
@@ -397,6 +429,23 @@ func (in *Input) fatalFetchError(fetches kgo.Fetches, ignore ...error) error {
 		in.warnTransient(where, err)
 	})
 	return fatal
+}
+
+// fencedInstance is the error of a member another one replaced: two
+// instances run with one instance id, and the one that joined last goes on.
+func (in *Input) fencedInstance(where string, err error) error {
+	switch {
+	case in.txn != nil && in.settings.instanceID == "":
+		// The id is the transactional id, whose producer the other
+		// instance fenced too.
+		return &kafkatxn.FencedError{Err: fmt.Errorf("%s: another instance with transactional id %q took over: it joined the group "+
+			"as the same member (instance id %q); give each instance its own exactly_once.transactional_id: %w", where, in.txn.ID(), in.instance, err)}
+	case in.settings.instanceID != "":
+		return fmt.Errorf("%s: another instance joined the group with instance_id %q and took over; give each instance its own instance_id: %w",
+			where, in.instance, err)
+	}
+	return fmt.Errorf("%s: another instance joined the group as instance %q and took over (the default id is the same for instances "+
+		"of a pipeline on one host in one working directory); give each its own instance_id: %w", where, in.instance, err)
 }
 
 // warnTransient logs a recoverable fetch error, once per warnEvery for the
@@ -462,8 +511,11 @@ func (in *Input) Commit(ctx context.Context, points []engine.Checkpoint) error {
 	return commitErr
 }
 
-// Close leaves the group and disconnects. Under exactly-once the engine
-// closes the session the input read through.
+// Close disconnects. As a static member it stays in the group, as a Kafka
+// Streams instance does: a restart (a deploy, a reload) takes its
+// partitions back at once, without a rebalance; an instance that does not
+// come back leaves them to the others after session_timeout. Under
+// exactly-once the engine closes the session the input read through.
 func (in *Input) Close(context.Context) error {
 	if in.client != nil && in.txn == nil {
 		in.client.Close()

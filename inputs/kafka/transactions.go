@@ -95,8 +95,12 @@ func (in *Input) OpenTransactions(ctx context.Context, opts engine.TransactionOp
 		topics = append(topics, kin.topics...)
 		create = append(create, kin.create...)
 	}
-	session, err := kafkatxn.Open(ctx, in.conn, kafkatxn.Options{ID: opts.ID, Topics: topics,
-		Consumer: append(slices.Clone(in.opts), kgo.ConsumeTopics(topics...)), PositionsTopic: opts.PositionsTopic})
+	instance := in.settings.instanceID
+	if instance == "" {
+		instance = sessionInstanceID(opts.ID)
+	}
+	consumer := append(slices.Clone(in.opts), kgo.ConsumeTopics(topics...), in.joinAs(instance))
+	session, err := kafkatxn.Open(ctx, in.conn, kafkatxn.Options{ID: opts.ID, Topics: topics, Consumer: consumer, PositionsTopic: opts.PositionsTopic})
 	if err != nil {
 		return nil, err
 	}

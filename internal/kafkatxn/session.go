@@ -26,6 +26,7 @@ import (
 // ReadAll, which the Kafka input adds.
 type Session struct {
 	txn    transactor
+	id     string
 	conn   *kafkaclient.Connection
 	topics []string // the topics consumed (names, or patterns with regex)
 
@@ -62,12 +63,20 @@ type transactor interface {
 	Close()
 }
 
+// metadataMinAge is how soon a metadata refresh may follow the last one.
+// franz-go retries a produce that failed with CONCURRENT_TRANSACTIONS (on
+// Kafka 4, the first records of a transaction begun while the brokers
+// still write the last one's markers) only after a metadata refresh, which
+// its default minimum age (5 s) held back by up to 5 s: a transaction of
+// 100 ms took seconds now and then. Kafka's Java client backs off 100 ms.
+const metadataMinAge = 250 * time.Millisecond
+
 // Open creates the session. Before it returns, the producer id is
 // initialised, which fences an earlier instance with the same id and aborts
 // what it left open, so that what is read next (changelogs included) is
 // settled.
 func Open(ctx context.Context, conn *kafkaclient.Connection, o Options) (*Session, error) {
-	s := &Session{conn: conn, topics: o.Topics, positionsTopic: o.PositionsTopic, changelogs: map[string]bool{},
+	s := &Session{id: o.ID, conn: conn, topics: o.Topics, positionsTopic: o.PositionsTopic, changelogs: map[string]bool{},
 		consumed: map[string]bool{}, open: map[string]map[int32]int64{}, checkpoint: map[string]map[int32]int64{}}
 	connOpts, err := conn.Options()
 	if err != nil {
@@ -81,6 +90,7 @@ func Open(ctx context.Context, conn *kafkaclient.Connection, o Options) (*Sessio
 		kgo.AllowAutoTopicCreation(),
 		kgo.RecordPartitioner(s.partitioner(sticky)),
 		kgo.ProducerBatchMaxBytes(kafkaclient.DefaultBatchMaxBytes),
+		kgo.MetadataMinAge(metadataMinAge),
 	)
 	if len(o.Topics) > 0 {
 		opts = append(append(opts, o.Consumer...),
@@ -117,6 +127,9 @@ func (s *Session) partitioner(byKey kgo.Partitioner) kgo.Partitioner {
 		return func(r *kgo.Record, n int) int { return tp.Partition(r, n) }
 	})
 }
+
+// ID is the session's transactional id.
+func (s *Session) ID() string { return s.id }
 
 // Client is the session's client, for creating topics.
 func (s *Session) Client() *kgo.Client { return s.txn.Client() }
