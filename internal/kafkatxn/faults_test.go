@@ -241,6 +241,12 @@ func (f *faultRun) failOnce(key kmsg.Key, nth int32, eligible func(kmsg.Request)
 // invalidRecords answers a produce request: every partition failed with
 // INVALID_RECORD.
 func invalidRecords(req kmsg.Request) kmsg.Response {
+	return produceFailedWith(req, kerr.InvalidRecord)
+}
+
+// produceFailedWith answers a produce request: every partition failed with
+// err.
+func produceFailedWith(req kmsg.Request, err *kerr.Error) kmsg.Response {
 	pr := req.(*kmsg.ProduceRequest)
 	resp := pr.ResponseKind().(*kmsg.ProduceResponse)
 	for _, rt := range pr.Topics {
@@ -249,7 +255,7 @@ func invalidRecords(req kmsg.Request) kmsg.Response {
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
-			sp.ErrorCode = kerr.InvalidRecord.Code
+			sp.ErrorCode = err.Code
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)
@@ -341,4 +347,51 @@ func TestSecondInstanceFencesTheFirst(t *testing.T) {
 		t.Fatalf("the second instance stopped: %v\n%s", err, second.log)
 	default:
 	}
+}
+
+// TestConcurrentTransactionsRetriesAtOnce: Kafka 4 answers the first records
+// of a transaction CONCURRENT_TRANSACTIONS while it still writes the markers
+// of the last one. The produce is retried within a fraction of a second,
+// not after franz-go's default metadata age of 5 s, which held a 100 ms
+// transaction (and a restart's recovery) back for seconds.
+func TestConcurrentTransactionsRetriesAtOnce(t *testing.T) {
+	f := newFaultRun(t)
+	// Control functions run one at a time: these need no lock.
+	var injectedAt time.Time
+	var failed []string // the partitions of the answered request
+	var retried atomic.Pointer[time.Duration]
+	f.failOnce(kmsg.Produce, 3, func(kmsg.Request) bool { return true }, func(req kmsg.Request) kmsg.Response {
+		injectedAt, failed = time.Now(), producedPartitions(req)
+		return produceFailedWith(req, kerr.ConcurrentTransactions)
+	})
+	f.cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		f.cluster.KeepControl()
+		if failed != nil && retried.Load() == nil && slices.ContainsFunc(producedPartitions(req), func(p string) bool { return slices.Contains(failed, p) }) {
+			after := time.Since(injectedAt)
+			retried.Store(&after)
+		}
+		return nil, nil, false
+	})
+	f.start(t)
+	f.requireResults(t, "a produce answered CONCURRENT_TRANSACTIONS")
+	after := retried.Load()
+	if after == nil {
+		t.Fatal("the records answered CONCURRENT_TRANSACTIONS were not produced again")
+	}
+	if *after > time.Second {
+		t.Fatalf("the records answered CONCURRENT_TRANSACTIONS were produced again %v later, want within a second", after.Round(time.Millisecond))
+	}
+	t.Logf("the records answered CONCURRENT_TRANSACTIONS were produced again %v later", after.Round(time.Millisecond))
+}
+
+// producedPartitions names the partitions a produce request writes to, as
+// topic (or topic id)/partition.
+func producedPartitions(req kmsg.Request) []string {
+	var names []string
+	for _, rt := range req.(*kmsg.ProduceRequest).Topics {
+		for _, rp := range rt.Partitions {
+			names = append(names, fmt.Sprintf("%s%x/%d", rt.Topic, rt.TopicID, rp.Partition))
+		}
+	}
+	return names
 }

@@ -63,6 +63,14 @@ type transactor interface {
 	Close()
 }
 
+// metadataMinAge is how soon a metadata refresh may follow the last one.
+// franz-go retries a produce that failed with CONCURRENT_TRANSACTIONS (on
+// Kafka 4, the first records of a transaction begun while the brokers
+// still write the last one's markers) only after a metadata refresh, which
+// its default minimum age (5 s) held back by up to 5 s: a transaction of
+// 100 ms took seconds now and then. Kafka's Java client backs off 100 ms.
+const metadataMinAge = 250 * time.Millisecond
+
 // Open creates the session. Before it returns, the producer id is
 // initialised, which fences an earlier instance with the same id and aborts
 // what it left open, so that what is read next (changelogs included) is
@@ -82,6 +90,7 @@ func Open(ctx context.Context, conn *kafkaclient.Connection, o Options) (*Sessio
 		kgo.AllowAutoTopicCreation(),
 		kgo.RecordPartitioner(s.partitioner(sticky)),
 		kgo.ProducerBatchMaxBytes(kafkaclient.DefaultBatchMaxBytes),
+		kgo.MetadataMinAge(metadataMinAge),
 	)
 	if len(o.Topics) > 0 {
 		opts = append(append(opts, o.Consumer...),
