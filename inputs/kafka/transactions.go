@@ -100,7 +100,8 @@ func (in *Input) OpenTransactions(ctx context.Context, opts engine.TransactionOp
 		instance = sessionInstanceID(opts.ID)
 	}
 	consumer := append(slices.Clone(in.opts), kgo.ConsumeTopics(topics...), in.joinAs(instance))
-	session, err := kafkatxn.Open(ctx, in.conn, kafkatxn.Options{ID: opts.ID, Topics: topics, Consumer: consumer, PositionsTopic: opts.PositionsTopic})
+	session, err := kafkatxn.Open(ctx, in.conn, kafkatxn.Options{ID: opts.ID, Topics: topics, Consumer: consumer,
+		Group: in.group, InstanceID: instance, PositionsTopic: opts.PositionsTopic})
 	if err != nil {
 		return nil, err
 	}

@@ -240,7 +240,9 @@ func (f *faultRun) failOnce(key kmsg.Key, nth int32, eligible func(kmsg.Request)
 
 // invalidRecords answers a produce request: every partition failed with
 // INVALID_RECORD.
-func invalidRecords(req kmsg.Request) kmsg.Response { return produceFailedWith(req, kerr.InvalidRecord) }
+func invalidRecords(req kmsg.Request) kmsg.Response {
+	return produceFailedWith(req, kerr.InvalidRecord)
+}
 
 // produceFailedWith answers a produce request: every partition failed with
 // err.
@@ -392,4 +394,83 @@ func producedPartitions(req kmsg.Request) []string {
 		}
 	}
 	return names
+}
+
+// TestFencedJustBeforeTheCommitStops: another instance initialises the same
+// transactional id between this one's last write and its EndTxn. kfake then
+// answers the EndTxn INVALID_TXN_STATE (its one epoch bump looks like a
+// completed KIP-890 retry), not PRODUCER_FENCED; the instance must still
+// see that it was fenced and stop, not rewind and fence the other back.
+func TestFencedJustBeforeTheCommitStops(t *testing.T) {
+	f := newFaultRun(t)
+	var commits atomic.Int32
+	fencedAt := make(chan struct{})
+	f.cluster.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		f.cluster.KeepControl()
+		if !req.(*kmsg.EndTxnRequest).Commit || commits.Add(1) != 3 {
+			return nil, nil, false
+		}
+		f.cluster.SleepControl(func() {
+			other, err := kgo.NewClient(kgo.SeedBrokers(f.brokers), kgo.TransactionalID("eos-faults-fenced"))
+			if err != nil {
+				panic(err)
+			}
+			defer other.Close()
+			if _, _, err := other.ProducerID(context.Background()); err != nil {
+				panic(err)
+			}
+			close(fencedAt)
+		})
+		return nil, nil, false // handled as usual, under the new epoch
+	})
+	f.start(t)
+	select {
+	case err := <-f.done:
+		if err == nil || !strings.Contains(err.Error(), `another instance with transactional id "eos-faults-fenced" took over`) {
+			t.Fatalf("the instance ended with %v, want it fenced; log:\n%s", err, f.log)
+		}
+		t.Logf("the instance stopped: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the instance was not stopped as fenced within 30s; log:\n%s", f.log)
+	}
+	<-fencedAt
+	if strings.Contains(f.log.String(), "rebuilding the pipeline") {
+		t.Fatalf("the fenced instance rebuilt instead of stopping:\n%s", f.log)
+	}
+}
+
+// TestReplacedGroupMemberStops: a member that joins the session's group
+// under the session's static member id (the transactional id, by default:
+// another instance of the same pipeline) replaces its member. The instance
+// stops, saying so, rather than rewind and take the member back, which
+// would make two instances take it from each other in turn.
+func TestReplacedGroupMemberStops(t *testing.T) {
+	f := newFaultRun(t)
+	f.start(t)
+	waitFor(t, "output", f, func() bool { return len(f.readOutNow(t)) > 100 })
+	intruder, err := kgo.NewClient(kgo.SeedBrokers(f.brokers), kgo.ConsumerGroup("eos-faults"), kgo.ConsumeTopics("in"),
+		kgo.InstanceID("eos-faults-fenced"), kgo.DisableAutoCommit(), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer intruder.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	go func() {
+		for ctx.Err() == nil {
+			intruder.PollFetches(ctx) // joins; what it reads it never commits
+		}
+	}()
+	select {
+	case err := <-f.done:
+		if err == nil || !strings.Contains(err.Error(), "joined") || !strings.Contains(err.Error(), "eos-faults-fenced") {
+			t.Fatalf("the instance ended with %v, want it to say another joined as its member; log:\n%s", err, f.log)
+		}
+		t.Logf("the instance stopped: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the instance did not stop within 30s of another member taking its instance id; log:\n%s", f.log)
+	}
+	if strings.Contains(f.log.String(), "rebuilding the pipeline") {
+		t.Fatalf("the replaced instance rebuilt instead of stopping:\n%s", f.log)
+	}
 }

@@ -19,6 +19,12 @@ func (e *FencedError) Unwrap() error { return e.Err }
 // Fenced marks the error for the engine, which stops instead of rewinding.
 func (e *FencedError) Fenced() bool { return true }
 
+// isFenced tells whether err is a *FencedError.
+func isFenced(err error) bool {
+	var f *FencedError
+	return errors.As(err, &f)
+}
+
 // fenced marks the broker's fencing answers as a *FencedError.
 func fenced(err error) error {
 	var already *FencedError

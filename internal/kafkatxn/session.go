@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/pipelinehq/pipeline/internal/kafkaclient"
@@ -27,6 +29,8 @@ import (
 type Session struct {
 	txn    transactor
 	id     string
+	group  string // the consumer group, and the static member id in it
+	member string
 	conn   *kafkaclient.Connection
 	topics []string // the topics consumed (names, or patterns with regex)
 
@@ -38,6 +42,8 @@ type Session struct {
 	open       map[string]map[int32]int64 // changelog end offsets written in the open transaction
 	checkpoint map[string]map[int32]int64 // changelog positions as of the last commit or restore
 	writeErr   error                      // the first failed tracked write of the open transaction
+	producer   producerEpoch              // the producer id and epoch the open transaction began with
+	memberID   string                     // the group member the open transaction began as
 	pending    sync.WaitGroup             // tracked writes not yet acknowledged
 }
 
@@ -50,6 +56,10 @@ type Options struct {
 	// producer-only session.
 	Topics   []string
 	Consumer []kgo.Opt
+	// Group and InstanceID name the consumer group of Consumer and its
+	// static member id, so that a session whose member another instance
+	// replaced can tell it was fenced.
+	Group, InstanceID string
 	// PositionsTopic keeps the positions of the pipeline's other inputs.
 	PositionsTopic string
 }
@@ -76,8 +86,8 @@ const metadataMinAge = 250 * time.Millisecond
 // what it left open, so that what is read next (changelogs included) is
 // settled.
 func Open(ctx context.Context, conn *kafkaclient.Connection, o Options) (*Session, error) {
-	s := &Session{id: o.ID, conn: conn, topics: o.Topics, positionsTopic: o.PositionsTopic, changelogs: map[string]bool{},
-		consumed: map[string]bool{}, open: map[string]map[int32]int64{}, checkpoint: map[string]map[int32]int64{}}
+	s := &Session{id: o.ID, group: o.Group, member: o.InstanceID, conn: conn, topics: o.Topics, positionsTopic: o.PositionsTopic,
+		changelogs: map[string]bool{}, consumed: map[string]bool{}, open: map[string]map[int32]int64{}, checkpoint: map[string]map[int32]int64{}}
 	connOpts, err := conn.Options()
 	if err != nil {
 		return nil, err
@@ -147,13 +157,34 @@ func (s *Session) PollRecords(ctx context.Context, max int) kgo.Fetches {
 	return fetches
 }
 
+// producerEpoch is a producer id and epoch, as the brokers know them.
+type producerEpoch struct {
+	id    int64
+	epoch int16
+}
+
 // Begin begins a transaction.
 func (s *Session) Begin() error {
 	s.mu.Lock()
 	s.writeErr = nil
 	clear(s.open)
 	s.mu.Unlock()
-	return fenced(s.txn.Begin())
+	if err := fenced(s.txn.Begin()); err != nil {
+		return err
+	}
+	// The producer is known here (initialised, or moved on by the last
+	// End); loading it, if it must be, is what the first write would do.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	id, epoch, err := s.txn.Client().ProducerID(ctx)
+	if err != nil {
+		return fenced(err)
+	}
+	s.producer = producerEpoch{id, epoch}
+	if s.group != "" {
+		s.memberID, _ = s.txn.Client().GroupMetadata()
+	}
+	return nil
 }
 
 // Changelog writes one state change in the open transaction: to topic, in
@@ -257,6 +288,9 @@ func (s *Session) End(ctx context.Context, commit bool) (bool, error) {
 	}
 	committed, err := s.txn.End(ctx, kgo.TransactionEndTry(commit))
 	err = fenced(err)
+	if commit && !committed && !isFenced(err) {
+		err = s.whetherFenced(ctx, err)
+	}
 	if committed {
 		s.mu.Lock()
 		for topic, parts := range s.open {
@@ -271,6 +305,62 @@ func (s *Session) End(ctx context.Context, commit bool) (bool, error) {
 		s.mu.Unlock()
 	}
 	return committed, err
+}
+
+// whetherFenced is err, or a *FencedError when the commit that did not
+// happen was prevented by another instance: one that joined the group
+// under this session's static member id (the group then makes the
+// transaction abort, or refuses its offsets with FENCED_INSTANCE_ID), or
+// one that initialised the transactional id just before the EndTxn. Told
+// apart from a rebalance or a failed write, which rewind, it stops the
+// instance instead of making two take the member and the id from each
+// other in turn.
+func (s *Session) whetherFenced(ctx context.Context, err error) error {
+	switch {
+	case errors.Is(err, kerr.FencedInstanceID) || (err == nil && s.memberReplaced(ctx)):
+		why := fmt.Errorf("another instance joined consumer group %q as this session's member %q", s.group, s.member)
+		if err != nil {
+			why = fmt.Errorf("%w: %w", why, err)
+		}
+		return &FencedError{Err: why}
+	case errors.Is(err, kerr.InvalidTxnState) && s.takenOver(ctx):
+		return &FencedError{Err: fmt.Errorf("another producer initialised transactional id %q while this transaction ended: %w", s.id, err)}
+	}
+	return err
+}
+
+// takenOver tells whether another producer initialised the transactional
+// id since this transaction began: the brokers' producer id or epoch moved
+// on, though the EndTxn (which would move it) failed. A commit so fenced
+// fails without saying so on kfake, which answers INVALID_TXN_STATE (its
+// one epoch bump on fencing looks like a completed KIP-890 retry) where
+// Kafka answers PRODUCER_FENCED.
+func (s *Session) takenOver(ctx context.Context) bool {
+	described, err := kadm.NewClient(s.Client()).DescribeTransactions(ctx, s.id)
+	if err != nil {
+		return false
+	}
+	d, ok := described[s.id]
+	return ok && d.Err == nil && (d.ProducerID != s.producer.id || d.ProducerEpoch > s.producer.epoch)
+}
+
+// memberReplaced tells whether another member holds this session's static
+// member id in its group now: another instance joined under it, and the
+// group made this session's transaction abort.
+func (s *Session) memberReplaced(ctx context.Context) bool {
+	if s.group == "" || s.member == "" || s.memberID == "" {
+		return false
+	}
+	described, err := kadm.NewClient(s.Client()).DescribeGroups(ctx, s.group)
+	if err != nil {
+		return false
+	}
+	for _, m := range described[s.group].Members {
+		if m.InstanceID != nil && *m.InstanceID == s.member {
+			return m.MemberID != s.memberID
+		}
+	}
+	return false
 }
 
 // Checkpoint is the changelog positions as of the last commit, as JSON.
