@@ -1,5 +1,7 @@
-// Package kafka is the Kafka input: a franz-go consumer group member that
-// hands the engine one partition's records per batch, in offset order, and
-// commits the offsets the engine says are done. It imports engine, config
-// and internal/kafkaclient.
+// Package kafka is the Kafka input: a franz-go consumer group member, static
+// (KIP-345) so that a restart takes its partitions back at once, that hands
+// the engine one partition's records per batch, in offset order, commits the
+// offsets the engine says are done, and tells whether it can make progress
+// (its group assigned it partitions, its fetches work). It imports engine,
+// config and internal/kafkaclient.
 package kafka

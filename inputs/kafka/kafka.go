@@ -76,6 +76,7 @@ type Input struct {
 	// The pipeline's name and the input's path make the default instance id.
 	pipeline, path string
 	instance       string // the instance id the input joins as, once started
+	ready          *readiness
 	format         engine.Format
 	batchSize      int
 	label          string
@@ -105,6 +106,7 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Input, error) {
 	if in.group == "" {
 		in.group = res.Pipeline
 	}
+	in.ready = newReadiness(in.group)
 	if in.log == nil {
 		in.log = slog.New(slog.DiscardHandler)
 	}
@@ -139,10 +141,15 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Input, error) {
 		kgo.ConsumerGroup(in.group),
 		kgo.ConsumeResetOffset(reset),
 		kgo.DisableAutoCommit(),
-		kgo.OnPartitionsRevoked(in.onLost),
+		kgo.OnPartitionsAssigned(in.onAssigned),
+		kgo.OnPartitionsRevoked(in.onRevoked),
 		kgo.OnPartitionsLost(in.onLost),
 		kgo.AdjustFetchOffsetsFn(in.adjustOffsets),
 		kgo.SessionTimeout(conf.Duration("session_timeout")),
+		// Errors franz-go retries by itself (a deleted topic among them)
+		// are handed on too, so that readiness and the log see a fetch
+		// that keeps failing at once, not after a dozen silent retries.
+		kgo.KeepRetryableFetchErrors(),
 		kgo.RebalanceTimeout(conf.Duration("rebalance_timeout")),
 	}
 	if id := conf.String("instance_id"); id != "" {
@@ -248,13 +255,25 @@ func (in *Input) adjustOffsets(_ context.Context, offsets map[string]map[int32]k
 // joinAs makes the input join its group as the static member instance.
 func (in *Input) joinAs(instance string) kgo.Opt {
 	in.instance = instance
+	in.ready.start(instance)
 	in.log.Info("joining the consumer group", "group", in.group, "instance_id", instance)
 	return kgo.InstanceID(instance)
 }
 
-// onLost drops what was fetched for partitions this member no longer owns:
-// their new owner reads them from the last committed offset.
-func (in *Input) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+// onAssigned is called once a join completed, even one that assigned no
+// partitions.
+func (in *Input) onAssigned(context.Context, *kgo.Client, map[string][]int32) { in.ready.assigned() }
+
+// onLost is onRevoked for a member whose group session ended by an error:
+// it must join again before it can go on.
+func (in *Input) onLost(ctx context.Context, client *kgo.Client, lost map[string][]int32) {
+	in.ready.lost()
+	in.onRevoked(ctx, client, lost)
+}
+
+// onRevoked drops what was fetched for partitions this member no longer
+// owns: their new owner reads them from the last committed offset.
+func (in *Input) onRevoked(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for topic, parts := range lost {
@@ -282,8 +301,13 @@ func (in *Input) Read(ctx context.Context) (engine.InputBatch, error) {
 		if fetches.IsClientClosed() {
 			return engine.InputBatch{}, errors.New("kafka client closed")
 		}
-		if err := in.fatalFetchError(fetches); err != nil {
-			return engine.InputBatch{}, err
+		fatal, failed := in.fetchErrors(fetches)
+		if fatal != nil {
+			return engine.InputBatch{}, fatal
+		}
+		if failed && fetches.NumRecords() == 0 {
+			backOff(ctx)
+			continue
 		}
 		in.mu.Lock()
 		// A partition at a time: its name is made once per poll, not once
@@ -292,6 +316,7 @@ func (in *Input) Read(ctx context.Context) (engine.InputBatch, error) {
 			if len(p.Records) == 0 {
 				return
 			}
+			in.ready.fetched()
 			name := partitionName(p.Topic, p.Partition)
 			delete(in.revoked, name)
 			pending := in.pending[name]
@@ -400,11 +425,10 @@ func fetchErrorIsFatal(err error) bool {
 	return false
 }
 
-// fatalFetchError is the first error of fetches that ends the run; the
-// others are logged as transient. Errors that are ignore (a poll cut short)
-// are neither.
-func (in *Input) fatalFetchError(fetches kgo.Fetches, ignore ...error) error {
-	var fatal error
+// fetchErrors returns the first error of fetches that ends the run; the
+// others are transient: logged, noted for readiness, and reported as
+// failed. Errors that are ignore (a poll cut short) are neither.
+func (in *Input) fetchErrors(fetches kgo.Fetches, ignore ...error) (fatal error, failed bool) {
 	fetches.EachError(func(topic string, p int32, err error) {
 		if fatal != nil || errors.Is(err, context.Canceled) {
 			return
@@ -426,9 +450,22 @@ func (in *Input) fatalFetchError(fetches kgo.Fetches, ignore ...error) error {
 			fatal = fmt.Errorf("%s: %w", where, err)
 			return
 		}
+		failed = true
 		in.warnTransient(where, err)
 	})
-	return fatal
+	return fatal, failed
+}
+
+// errorBackoff is how long a poll that brought only errors is followed by
+// none: a fetch of a deleted topic fails again at once, and polling on
+// would spin (thousands of fetches a second).
+const errorBackoff = 100 * time.Millisecond
+
+func backOff(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(errorBackoff):
+	}
 }
 
 // fencedInstance is the error of a member another one replaced: two
@@ -448,10 +485,11 @@ func (in *Input) fencedInstance(where string, err error) error {
 		"of a pipeline on one host in one working directory); give each its own instance_id: %w", where, in.instance, err)
 }
 
-// warnTransient logs a recoverable fetch error, once per warnEvery for the
-// same place, so that a broker that is down for minutes does not flood the
-// log.
+// warnTransient notes a recoverable fetch error for readiness and logs it,
+// once per warnEvery for the same place, so that a broker that is down for
+// minutes does not flood the log.
 func (in *Input) warnTransient(where string, err error) {
+	in.ready.fetchFailed(where, err)
 	now := time.Now()
 	in.mu.Lock()
 	last, seen := in.warned[where]
@@ -510,6 +548,10 @@ func (in *Input) Commit(ctx context.Context, points []engine.Checkpoint) error {
 	})
 	return commitErr
 }
+
+// Ready is nil once the group assigned the input its partitions (or none:
+// another instance reads them), and while fetches work; else why not.
+func (in *Input) Ready() error { return in.ready.Ready() }
 
 // Close disconnects. As a static member it stays in the group, as a Kafka
 // Streams instance does: a restart (a deploy, a reload) takes its

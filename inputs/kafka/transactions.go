@@ -100,6 +100,11 @@ func (in *Input) OpenTransactions(ctx context.Context, opts engine.TransactionOp
 		instance = sessionInstanceID(opts.ID)
 	}
 	consumer := append(slices.Clone(in.opts), kgo.ConsumeTopics(topics...), in.joinAs(instance))
+	// The session's group is every input's: they report its readiness,
+	// which the opener's callbacks keep.
+	for _, kin := range inputs {
+		kin.ready.follow(in.ready)
+	}
 	session, err := kafkatxn.Open(ctx, in.conn, kafkatxn.Options{ID: opts.ID, Topics: topics, Consumer: consumer,
 		Group: in.group, InstanceID: instance, PositionsTopic: opts.PositionsTopic})
 	if err != nil {
@@ -147,8 +152,13 @@ func (s *readingSession) ReadAll(ctx context.Context) ([]engine.SessionBatch, er
 	if fetches.IsClientClosed() {
 		return nil, errors.New("kafka client closed")
 	}
-	if err := s.inputs[0].fatalFetchError(fetches, context.DeadlineExceeded); err != nil {
-		return nil, err
+	fatal, failed := s.inputs[0].fetchErrors(fetches, context.DeadlineExceeded)
+	if fatal != nil {
+		return nil, fatal
+	}
+	if failed && fetches.NumRecords() == 0 {
+		backOff(ctx)
+		return nil, nil
 	}
 	var batches []engine.SessionBatch
 	var unknown error
@@ -156,6 +166,7 @@ func (s *readingSession) ReadAll(ctx context.Context) ([]engine.SessionBatch, er
 		if len(p.Records) == 0 {
 			return
 		}
+		s.inputs[0].ready.fetched() // the opener's
 		i := s.inputOf(p.Topic)
 		if i < 0 {
 			unknown = fmt.Errorf("records of topic %s, which no kafka input reads", p.Topic)
