@@ -75,7 +75,9 @@ func recoverAfterSIGKILLs(t *testing.T, bootstrap string, rng *rand.Rand) (time.
 		after := time.Duration(100+rng.IntN(800)) * time.Millisecond
 		time.Sleep(after)
 		if err := p.cmd.Process.Kill(); err != nil {
-			t.Fatal(err)
+			<-p.done
+			t.Errorf("killing the run started after %s: %v (%v):\n%s", strings.Join(kills, ", "), err, p.err, p.stderr())
+			return 0, false
 		}
 		<-p.done
 		kills = append(kills, after.String())
