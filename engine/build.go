@@ -55,6 +55,10 @@ type BuildOptions struct {
 type Resources struct {
 	// Pipeline is the pipeline's name (the default consumer group).
 	Pipeline string
+	// Instance tells this running instance from the others and survives
+	// its restarts: <pipeline>-<host>-<8 hex digits of the state
+	// directory>.
+	Instance string
 	Label    string // the component's label: its `label` field, its name in a map, or its type
 	Path     string // its path in the config, e.g. "pipeline.processors.2"
 	Logger   *slog.Logger
@@ -112,6 +116,7 @@ type builder struct {
 	labels       map[string]string // label → path, to keep labels unique
 	state        *pipelineState
 	pipelineName string
+	instance     string // the running instance's name (instanceName)
 }
 
 // Build turns a loaded config into a pipeline. It starts nothing; every
@@ -139,6 +144,7 @@ func Build(doc *config.Document, reg *Registry, opts BuildOptions) (*Pipeline, e
 	}
 	p.state = b.state
 	b.pipelineName = p.Settings.Name
+	b.instance = instanceName(p.Settings.Name, b.state.dir)
 
 	// Outputs first, so that branch routes can resolve their names.
 	if n := root.Node("output"); n != nil {
@@ -293,7 +299,7 @@ func (b *builder) component(category string, n *yaml.Node, path, defaultLabel st
 }
 
 func (b *builder) resources(label, path string, n *yaml.Node) *Resources {
-	return &Resources{Pipeline: b.pipelineName, Label: label, Path: path, Logger: b.log.With("component", path, "label", label), b: b,
+	return &Resources{Pipeline: b.pipelineName, Instance: b.instance, Label: label, Path: path, Logger: b.log.With("component", path, "label", label), b: b,
 		definition: config.Fingerprint(n)}
 }
 

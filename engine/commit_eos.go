@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"time"
 
@@ -58,15 +57,12 @@ func positionsTopic(pipeline string) string {
 	return topicUnsafe.ReplaceAllString(pipeline, "-") + "-positions"
 }
 
-func transactionalID(s Settings) string {
-	if s.TransactionalID != "" {
-		return s.TransactionalID
+// transactionalID is the configured id, else the instance's name.
+func transactionalID(p *Pipeline) string {
+	if p.Settings.TransactionalID != "" {
+		return p.Settings.TransactionalID
 	}
-	host, err := os.Hostname()
-	if err != nil || host == "" {
-		host = "0"
-	}
-	return s.Name + "-" + host
+	return instanceName(p.Settings.Name, p.state.dir)
 }
 
 // open opens the session through its opener (the first Kafka input, or the
@@ -97,7 +93,7 @@ func (e *exactlyOnce) open(ctx context.Context) error {
 // sessionPlan chooses the session's opener and what it reads.
 func (e *exactlyOnce) sessionPlan() (TransactionOpener, TransactionOptions) {
 	p := e.r.p
-	opts := TransactionOptions{ID: transactionalID(p.Settings), PositionsTopic: positionsTopic(p.Settings.Name)}
+	opts := TransactionOptions{ID: transactionalID(p), PositionsTopic: positionsTopic(p.Settings.Name)}
 	e.inSession = map[int]bool{}
 	for i, in := range p.inputs {
 		if t, ok := in.input.(TransactionalInput); ok {
@@ -352,7 +348,7 @@ func (e *exactlyOnce) rewind(cause error) error {
 	var err error = &RewindError{Cause: cause, Commits: e.commits}
 	if f := fencedError(nil); errors.As(cause, &f) && f.Fenced() {
 		err = fmt.Errorf("stopping: another instance with transactional id %q took over this pipeline's work; "+
-			"give each instance its own exactly_once.transactional_id: %w", transactionalID(r.p.Settings), cause)
+			"give each instance its own exactly_once.transactional_id: %w", transactionalID(r.p), cause)
 	}
 	r.fail(err)
 	return nil

@@ -135,7 +135,7 @@ func (e *RewindError) Unwrap() error { return e.Cause }
 // exactlyOnceFields are the root config's exactly-once settings.
 func exactlyOnceFields() config.Field {
 	return config.Object("exactly_once", "Settings of processing_guarantee: exactly_once.",
-		config.String("transactional_id", "The Kafka transactional id of this instance. Two instances with the same id fence each other: the older one stops. Defaults to <name>-<host name>.").
+		config.String("transactional_id", "The Kafka transactional id of this instance. Two instances with the same id fence each other: the older one stops. Defaults to <name>-<host name>-<8 hex digits of the absolute state.dir>, the same across restarts and different for instances on one host (no two share a state directory).").
 			Example("wordcount-0"),
 		config.Int("max_records", "A transaction commits early once it holds this many input records.").Default(100000),
 	)

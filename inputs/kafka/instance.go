@@ -4,8 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 )
 
@@ -19,8 +17,9 @@ import (
 //
 // Under exactly-once the id is the transactional id, which only one
 // instance can hold (InitProducerID fences any other); otherwise it is the
-// pipeline's name and the host, and a hash of the working directory (where
-// the default state directory lives) and the input's place in the config.
+// instance's name (the pipeline's name, the host and a hash of the state
+// directory, engine.Resources.Instance) and a hash of the input's place in
+// the config.
 
 // instanceIDUnsafe is what Kafka does not take in a group instance id (the
 // rules of a topic name).
@@ -46,20 +45,13 @@ func checkInstanceID(id string) error {
 // id, made safe.
 func sessionInstanceID(transactionalID string) string { return safeInstanceID(transactionalID) }
 
-// defaultInstanceID is the default id of an input outside a session:
-// <pipeline>-<host>-<8 hex digits of the working directory and the input's
-// path>.
-func defaultInstanceID(pipeline, inputPath string) string {
-	host, err := os.Hostname()
-	if err != nil || host == "" {
-		host = "0"
-	}
-	dir, err := filepath.Abs(".")
-	if err != nil {
-		dir = "."
-	}
-	sum := sha256.Sum256([]byte(dir + "\x00" + inputPath))
-	return safeInstanceID(pipeline + "-" + host + "-" + hex.EncodeToString(sum[:4]))
+// defaultInstanceID is the default id of an input outside a session: the
+// running instance's name (<pipeline>-<host>-<hash of its state directory>)
+// and 8 hex digits of the input's path, as a pipeline may have several
+// kafka inputs in one group.
+func defaultInstanceID(instance, inputPath string) string {
+	sum := sha256.Sum256([]byte(inputPath))
+	return safeInstanceID(instance + "-" + hex.EncodeToString(sum[:4]))
 }
 
 // safeInstanceID replaces what Kafka does not take and keeps the end of an

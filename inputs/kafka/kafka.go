@@ -39,8 +39,8 @@ func Plugin() engine.InputPlugin {
 			"and takes its partitions back, with no rebalance and no wait for the old member's session to time out. It must stay the same "+
 			"across restarts and differ between instances running at once (two members with one id fence each other). Defaults, under "+
 			"exactly_once, to the transactional id (exactly_once.transactional_id, which only one instance can hold), else to "+
-			"<name>-<host name>-<8 hex digits hashing the working directory and the input's path>; give one (e.g. the pod name of a "+
-			"StatefulSet) to instances that share a host and a working directory. ASCII letters, digits, '.', '_' and '-'.").
+			"<name>-<host name>-<8 hex digits of the state.dir>-<8 hex digits of the input's path>, so instances on one host differ by "+
+			"their state directories. ASCII letters, digits, '.', '_' and '-'.").
 			Example("${HOSTNAME}").Advanced(),
 		config.Duration("session_timeout", "How long the group waits for a member that stopped heartbeating (crashed, or stopped and not "+
 			"restarted: a static member does not leave the group when it stops) before giving its partitions to others. A restart "+
@@ -73,15 +73,17 @@ type Input struct {
 	opts     []kgo.Opt // the consumer group's, without the topics
 	group    string
 	settings groupSettings
-	// The pipeline's name and the input's path make the default instance id.
-	pipeline, path string
-	instance       string // the instance id the input joins as, once started
-	ready          *readiness
-	format         engine.Format
-	batchSize      int
-	label          string
+	// The running instance's name and the input's path make the default
+	// instance id.
+	instanceName, path string
+	instance           string // the instance id the input joins as, once started
+	ready              *readiness
+	format             engine.Format
+	batchSize          int
+	label              string
 
-	client *kgo.Client
+	client    *kgo.Client
+	interrupt func() // cancels the client's context, before Close (kafkaclient.Interruptible)
 
 	mu      sync.Mutex
 	pending map[string][]*kgo.Record // partition → records fetched, not yet handed on
@@ -101,7 +103,7 @@ type Input struct {
 func New(conf *config.Parsed, res *engine.Resources) (engine.Input, error) {
 	var errs config.Errors
 	in := &Input{group: conf.String("consumer_group"), batchSize: conf.Int("batch_size"), label: res.Label, log: res.Logger,
-		pipeline: res.Pipeline, path: res.Path,
+		instanceName: res.Instance, path: res.Path,
 		pending: map[string][]*kgo.Record{}, revoked: map[string]bool{}, sources: map[string]*engine.Source{}, warned: map[string]time.Time{}}
 	if in.group == "" {
 		in.group = res.Pipeline
@@ -210,18 +212,21 @@ func (in *Input) Start(ctx context.Context) error {
 	}
 	instance := in.settings.instanceID
 	if instance == "" {
-		instance = defaultInstanceID(in.pipeline, in.path)
+		instance = defaultInstanceID(in.instanceName, in.path)
 	}
-	opts := append(slices.Clone(in.opts), kgo.ConsumeTopics(in.topics...), in.joinAs(instance))
+	interruptible, interrupt := kafkaclient.Interruptible()
+	opts := append(slices.Clone(in.opts), kgo.ConsumeTopics(in.topics...), in.joinAs(instance), interruptible)
 	client, err := kafkaclient.Connect(ctx, in.conn, opts...)
 	if err != nil {
+		interrupt()
 		return err
 	}
 	if err := kafkaclient.EnsureTopics(ctx, client, in.create...); err != nil {
+		interrupt()
 		client.Close()
 		return err
 	}
-	in.client = client
+	in.client, in.interrupt = client, interrupt
 	return nil
 }
 
@@ -482,7 +487,7 @@ func (in *Input) fencedInstance(where string, err error) error {
 			where, in.instance, err)
 	}
 	return fmt.Errorf("%s: another instance joined the group as instance %q and took over (the default id is the same for instances "+
-		"of a pipeline on one host in one working directory); give each its own instance_id: %w", where, in.instance, err)
+		"of a pipeline on one host with one state.dir); give each its own state.dir or instance_id: %w", where, in.instance, err)
 }
 
 // warnTransient notes a recoverable fetch error for readiness and logs it,
@@ -560,6 +565,7 @@ func (in *Input) Ready() error { return in.ready.Ready() }
 // exactly-once the engine closes the session the input read through.
 func (in *Input) Close(context.Context) error {
 	if in.client != nil && in.txn == nil {
+		in.interrupt()
 		in.client.Close()
 	}
 	in.client, in.txn = nil, nil

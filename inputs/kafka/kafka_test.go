@@ -74,13 +74,17 @@ func runUntil(t *testing.T, yaml, out string, n int) []string {
 	return strings.Split(strings.TrimSpace(string(data)), "\n")
 }
 
+// config reads topic in and writes out; its state directory is beside out,
+// so that runs writing to one directory are restarts of one instance (the
+// state directory is part of the default group instance id).
 func config(brokers []string, group, out, extra string) string {
 	return fmt.Sprintf(`
 input: {kafka: {brokers: [%q], topics: [in], consumer_group: %s%s}}
 pipeline: {processors: [{map: {value: 'key + "=" + string(value) + "@" + string(meta.partition)'}}]}
 output: {file: {path: %q, mode: truncate}}
 commit_interval: 50ms
-`, strings.Join(brokers, ","), group, extra, out)
+state: {dir: %q}
+`, strings.Join(brokers, ","), group, extra, out, filepath.Join(filepath.Dir(out), "state"))
 }
 
 func TestConsumesEveryPartitionInOrderAndCommits(t *testing.T) {
@@ -88,7 +92,8 @@ func TestConsumesEveryPartitionInOrderAndCommits(t *testing.T) {
 	defer cluster.Close()
 	brokers := cluster.ListenAddrs()
 	produce(t, brokers, "in", 0, 600, strconv)
-	out := filepath.Join(t.TempDir(), "out.txt")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.txt")
 	lines := runUntil(t, config(brokers, "g1", out, ""), out, 600)
 	checkOnceInKeyOrder(t, lines, 0, 600)
 
@@ -110,7 +115,7 @@ func TestConsumesEveryPartitionInOrderAndCommits(t *testing.T) {
 
 	// A restart of the same group reads only what came since.
 	produce(t, brokers, "in", 600, 700, strconv)
-	out2 := filepath.Join(t.TempDir(), "out2.txt")
+	out2 := filepath.Join(dir, "out2.txt")
 	lines = runUntil(t, config(brokers, "g1", out2, ""), out2, 100)
 	checkOnceInKeyOrder(t, lines, 600, 700)
 }

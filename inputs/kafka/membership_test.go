@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -87,18 +88,23 @@ func TestInputsJoinAsStaticMembersByDefault(t *testing.T) {
 	t.Cleanup(cluster.Close) // after the pipelines' cleanups: they stop first
 	brokers := cluster.ListenAddrs()
 	adm := kadm.NewClient(mustClient(t, brokers))
-	yaml := fmt.Sprintf(`
+	config := func(stateDir string) string {
+		return fmt.Sprintf(`
 name: orders
 inputs:
   a: {kafka: {brokers: [%[1]q], topics: [a]}}
   b: {kafka: {brokers: [%[1]q], topics: [b]}}
 output: {drop: {}}
-`, brokers[0])
+state: {dir: %[2]q}
+`, brokers[0], stateDir)
+	}
+	stateDir := t.TempDir()
+	yaml := config(stateDir)
 	host, err := os.Hostname()
 	if err != nil {
 		t.Fatal(err)
 	}
-	shape := regexp.MustCompile(`^orders-` + regexp.QuoteMeta(host) + `-[0-9a-f]{8}$`)
+	shape := regexp.MustCompile(`^orders-` + regexp.QuoteMeta(host) + `-[0-9a-f]{8}-[0-9a-f]{8}$`)
 
 	first := runInBackground(t, yaml)
 	ids, members := instanceIDs(t, adm, "orders", 2)
@@ -107,7 +113,7 @@ output: {drop: {}}
 	}
 	for _, id := range ids {
 		if !shape.MatchString(id) {
-			t.Errorf("instance id %q, want orders-%s-<8 hex digits>", id, host)
+			t.Errorf("instance id %q, want orders-%s-<8 hex digits>-<8 hex digits>", id, host)
 		}
 	}
 	if ids[0] == ids[1] {
@@ -116,9 +122,36 @@ output: {drop: {}}
 
 	// Run again: the same ids, whose members replace those the first run
 	// left (a static member does not leave when it stops).
-	runInBackground(t, yaml)
-	if again, _ := instanceIDs(t, adm, "orders", 2, members...); !slices.Equal(again, ids) {
+	second := runInBackground(t, yaml)
+	again, members := instanceIDs(t, adm, "orders", 2, members...)
+	if !slices.Equal(again, ids) {
 		t.Errorf("the second run joined as %v, the first as %v", again, ids)
+	}
+	if err := second.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Another instance on this host, in the same working directory, with a
+	// state directory of its own, is another member: the two would fence
+	// each other with one id. (The group then holds the two stopped
+	// members of the runs above, whose sessions have not ended, and these
+	// two, and rebalances until the stopped ones time out.)
+	third := runInBackground(t, config(filepath.Join(stateDir, "other")))
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		described, err := adm.DescribeGroups(context.Background(), "orders")
+		if err == nil && len(described["orders"].Members) == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the instance with another state directory did not join as two more members: %+v (%v)", described["orders"], err)
+		}
+	}
+	began := time.Now()
+	if err := third.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took > 5*time.Second {
+		t.Errorf("stopping while the group rebalanced took %v", took)
 	}
 }
 

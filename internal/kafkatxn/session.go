@@ -27,12 +27,13 @@ import (
 // pipeline's other inputs. It implements all of engine.Transactions but
 // ReadAll, which the Kafka input adds.
 type Session struct {
-	txn    transactor
-	id     string
-	group  string // the consumer group, and the static member id in it
-	member string
-	conn   *kafkaclient.Connection
-	topics []string // the topics consumed (names, or patterns with regex)
+	txn       transactor
+	interrupt func() // cancels the client's context, before Close (kafkaclient.Interruptible)
+	id        string
+	group     string // the consumer group, and the static member id in it
+	member    string
+	conn      *kafkaclient.Connection
+	topics    []string // the topics consumed (names, or patterns with regex)
 
 	positionsTopic string
 
@@ -93,7 +94,9 @@ func Open(ctx context.Context, conn *kafkaclient.Connection, o Options) (*Sessio
 		return nil, err
 	}
 	sticky := kgo.StickyKeyPartitioner(nil) // murmur2 on keys, as the Java client
-	opts := append(connOpts,
+	interruptible, interrupt := kafkaclient.Interruptible()
+	s.interrupt = interrupt
+	opts := append(connOpts, interruptible,
 		kgo.TransactionalID(o.ID),
 		kgo.TransactionTimeout(time.Minute),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
@@ -112,12 +115,13 @@ func Open(ctx context.Context, conn *kafkaclient.Connection, o Options) (*Sessio
 		s.txn, err = newProducerSession(opts...)
 	}
 	if err != nil {
+		interrupt()
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if _, _, err := s.txn.Client().ProducerID(ctx); err != nil {
-		s.txn.Close()
+		s.Close()
 		return nil, fmt.Errorf("initialising transactional id %q at %v: %w", o.ID, conn.Brokers, err)
 	}
 	return s, nil
@@ -372,7 +376,10 @@ func (s *Session) Checkpoint() []byte {
 }
 
 // Close closes the client, leaving the group; an open transaction aborts.
-func (s *Session) Close() { s.txn.Close() }
+func (s *Session) Close() {
+	s.interrupt()
+	s.txn.Close()
+}
 
 // Cluster names the brokers the session writes to.
 func (s *Session) Cluster() string { return Cluster(s.conn) }
