@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pipelinehq/pipeline/internal/fifo/fifotest"
 )
 
 const shutdownTimeout = 2 * time.Second
@@ -45,17 +47,8 @@ func sigtermWithin(t *testing.T, p *bgPipeline, settle time.Duration) string {
 	return p.stderr()
 }
 
-func fifo(t *testing.T, dir, name string) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := syscall.Mkfifo(path, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-func fileToFileConfig(dir, in, out string) string {
-	return writeConfigIn(dir, fmt.Sprintf(`
+func fileToFileConfig(t *testing.T, dir, in, out string) string {
+	return writeConfig(t, fmt.Sprintf(`
 name: fifo
 input:
   file: { paths: [%q] }
@@ -67,18 +60,10 @@ http: { enabled: false }
 `, in, out, shutdownTimeout, filepath.Join(dir, "state")))
 }
 
-func writeConfigIn(dir, yaml string) string {
-	path := filepath.Join(dir, "pipeline.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
-		panic(err)
-	}
-	return path
-}
-
 func TestSIGTERMEndsWithFIFOInputWithoutWriter(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	p := startPipeline(t, fileToFileConfig(dir, fifo(t, dir, "in"), filepath.Join(dir, "out.txt")))
+	p := startPipeline(t, fileToFileConfig(t, dir, fifotest.Make(t, dir, "in"), filepath.Join(dir, "out.txt")))
 	sigtermWithin(t, p, time.Second)
 	if p.err != nil {
 		t.Fatalf("nothing was read, nothing is lost: want exit 0, got %v\n%s", p.err, p.stderr())
@@ -88,8 +73,8 @@ func TestSIGTERMEndsWithFIFOInputWithoutWriter(t *testing.T) {
 func TestSIGTERMEndsWithIdleFIFOWriter(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	in, out := fifo(t, dir, "in"), filepath.Join(dir, "out.txt")
-	p := startPipeline(t, fileToFileConfig(dir, in, out))
+	in, out := fifotest.Make(t, dir, "in"), filepath.Join(dir, "out.txt")
+	p := startPipeline(t, fileToFileConfig(t, dir, in, out))
 	w, err := os.OpenFile(in, os.O_WRONLY, 0) // waits for the pipeline's open
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +95,7 @@ func TestSIGTERMEndsWithFIFOOutputWithoutReader(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.txt")
 	writeFile(t, in, []byte("a\nb\n"))
-	p := startPipeline(t, fileToFileConfig(dir, in, fifo(t, dir, "out")))
+	p := startPipeline(t, fileToFileConfig(t, dir, in, fifotest.Make(t, dir, "out")))
 	sigtermWithin(t, p, time.Second)
 	if p.err != nil {
 		t.Fatalf("stopped while starting, nothing read: want exit 0, got %v\n%s", p.err, p.stderr())
@@ -120,9 +105,9 @@ func TestSIGTERMEndsWithFIFOOutputWithoutReader(t *testing.T) {
 func TestSIGTERMEndsWithStalledFIFOReader(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	in, out := filepath.Join(dir, "in.txt"), fifo(t, dir, "out")
+	in, out := filepath.Join(dir, "in.txt"), fifotest.Make(t, dir, "out")
 	writeFile(t, in, []byte(strings.Repeat(strings.Repeat("x", 1000)+"\n", 2000)))
-	conf := fileToFileConfig(dir, in, out)
+	conf := fileToFileConfig(t, dir, in, out)
 	p := startPipeline(t, conf)
 	r, err := os.Open(out) // a reader that never reads
 	if err != nil {
@@ -163,7 +148,7 @@ func TestExactlyOnceSIGTERMEndsWhileWritesHang(t *testing.T) {
 	broker := newDevBroker(t)
 	dir := t.TempDir()
 	topic := kafkaTestName(t, "out")
-	p := startPipeline(t, writeConfigIn(dir, fmt.Sprintf(`
+	p := startPipeline(t, writeConfig(t, fmt.Sprintf(`
 name: hang
 input:
   generate: { value: '"line-" + string(meta.offset)', interval: 1ms }

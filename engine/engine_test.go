@@ -205,6 +205,19 @@ func (f *fixture) build(t *testing.T, yaml string) *Pipeline {
 	return p
 }
 
+// mustFailCommitting runs p: it must fail with an error holding wantErr and
+// have committed exactly the position committed ("" for none).
+func (f *fixture) mustFailCommitting(t *testing.T, p *Pipeline, wantErr, committed string) {
+	t.Helper()
+	err := p.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), wantErr) {
+		t.Fatalf("want an error holding %q, got %v", wantErr, err)
+	}
+	if got := f.in.lastCommit(); got != committed {
+		t.Fatalf("position %q must be the last committed, got %q", committed, got)
+	}
+}
+
 func TestRunWritesEverythingAndCommitsLastPosition(t *testing.T) {
 	f := newFixture(&testInput{batches: [][]string{{`{"n":1}`, `{"n":2}`}, {`{"n":3}`}}})
 	p := f.build(t, `
@@ -272,13 +285,7 @@ pipeline:
 output: {collect: {name: main}}
 commit_interval: 1h
 `)
-	err := p.Run(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "pipeline.processors.0: record at p:101:") {
-		t.Fatalf("want an error naming the processor and record, got %v", err)
-	}
-	if got := f.in.lastCommit(); got != "1" {
-		t.Fatalf("only batch 1 may be committed, got %q", got)
-	}
+	f.mustFailCommitting(t, p, "pipeline.processors.0: record at p:101:", "1")
 }
 
 func TestFailedWritesAreRetriedThenStopWithoutCommit(t *testing.T) {
@@ -303,13 +310,7 @@ input: {scripted: {}}
 output: {collect: {name: main}}
 output_retry: {max_retries: 2, initial_backoff: 1ms}
 `)
-	err := p.Run(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "output: write failed after 2 retries: sink unavailable") {
-		t.Fatalf("want write failure, got %v", err)
-	}
-	if got := f.in.lastCommit(); got != "" {
-		t.Fatalf("nothing was written, nothing may be committed; got %q", got)
-	}
+	f.mustFailCommitting(t, p, "output: write failed after 2 retries: sink unavailable", "")
 }
 
 func TestCancelDrainsEverythingAlreadyRead(t *testing.T) {

@@ -211,6 +211,14 @@ func (r *Record) SetBytes(b []byte, format Format) {
 	r.raw, r.format, r.decoded, r.state = b, format, nil, rawOnly
 }
 
+// SetEncoded replaces the value with bytes of the given format and the
+// value they decode to, so that neither is computed again: a processor
+// that builds both at once (an aggregate's result) spares the next
+// expression a decode. decoded must be what Value would return for b.
+func (r *Record) SetEncoded(b []byte, format Format, decoded any) {
+	r.raw, r.format, r.decoded, r.state = b, format, decoded, rawAndDecoded
+}
+
 // IsJSON reports whether the value's bytes are (or encode to) JSON rather
 // than plain text.
 func (r *Record) IsJSON() bool {

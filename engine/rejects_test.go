@@ -52,13 +52,7 @@ input: {scripted: {}}
 output: {collect: {name: main}}
 commit_interval: 1h
 `)
-	err := p.Run(context.Background())
-	if err == nil || err.Error() != `output: record at p:101: cannot take "bad"` {
-		t.Fatalf("want the error naming the output and the record, got %v", err)
-	}
-	if got := f.in.lastCommit(); got != "1" {
-		t.Fatalf("only batch 1 may be committed, got %q", got)
-	}
+	f.mustFailCommitting(t, p, `output: record at p:101: cannot take "bad"`, "1")
 }
 
 func TestDeadLetterOutputRejectingStops(t *testing.T) {
@@ -72,13 +66,7 @@ on_error: dead_letter
 dead_letter: {collect: {name: dlq}}
 commit_interval: 1h
 `)
-	err := p.Run(context.Background())
-	if err == nil || !strings.HasPrefix(err.Error(), "the dead-letter output rejected a record: dead_letter: record at p:100:") {
-		t.Fatalf("want the dead-letter output's rejection, got %v", err)
-	}
-	if got := f.in.lastCommit(); got != "1" {
-		t.Fatalf("only batch 1 may be committed, got %q", got)
-	}
+	f.mustFailCommitting(t, p, "the dead-letter output rejected a record: dead_letter: record at p:100:", "1")
 }
 
 func TestOutputRejectingRecordsItWasNotHandedFails(t *testing.T) {
@@ -95,13 +83,7 @@ on_error: dead_letter
 dead_letter: {collect: {name: dlq}}
 output_retry: {max_retries: 0}
 `)
-	err := p.Run(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "output rejected records it was not handed, or without a reason (indexes 7 of 1)") {
-		t.Fatalf("got %v", err)
-	}
-	if got := f.in.lastCommit(); got != "" {
-		t.Fatalf("nothing may be committed, got %q", got)
-	}
+	f.mustFailCommitting(t, p, "output rejected records it was not handed, or without a reason (indexes 7 of 1)", "")
 }
 
 type funcOutput struct{ write func([]*Record) error }

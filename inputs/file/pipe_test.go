@@ -4,24 +4,14 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pipelinehq/pipeline/engine"
 	"github.com/pipelinehq/pipeline/engine/enginetest"
 	"github.com/pipelinehq/pipeline/inputs/file"
+	"github.com/pipelinehq/pipeline/internal/fifo/fifotest"
 )
-
-func mkfifo(t *testing.T) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "pipe")
-	if err := syscall.Mkfifo(path, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 // startPipeInput starts a file input on path and returns it.
 func startPipeInput(t *testing.T, path string) engine.Input {
@@ -59,14 +49,14 @@ func readCancelled(t *testing.T, in engine.Input) (engine.InputBatch, error) {
 }
 
 func TestPipeWithoutWriterReturnsOnCancel(t *testing.T) {
-	in := startPipeInput(t, mkfifo(t))
+	in := startPipeInput(t, fifotest.Make(t, "", "pipe"))
 	if _, err := readCancelled(t, in); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Read: %v, want the context's error", err)
 	}
 }
 
 func TestIdlePipeReturnsOnCancelAndReadsOnAfter(t *testing.T) {
-	path := mkfifo(t)
+	path := fifotest.Make(t, "", "pipe")
 	in := startPipeInput(t, path)
 	idle := make(chan struct{})
 	writerDone := make(chan struct{})
@@ -98,7 +88,7 @@ func TestIdlePipeReturnsOnCancelAndReadsOnAfter(t *testing.T) {
 }
 
 func TestPipeIsReadToItsWritersEnd(t *testing.T) {
-	path := mkfifo(t)
+	path := fifotest.Make(t, "", "pipe")
 	in := startPipeInput(t, path)
 	go func() {
 		w, err := os.OpenFile(path, os.O_WRONLY, 0)

@@ -5,25 +5,15 @@ import (
 	"errors"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pipelinehq/pipeline/engine"
 	"github.com/pipelinehq/pipeline/engine/enginetest"
+	"github.com/pipelinehq/pipeline/internal/fifo/fifotest"
 	"github.com/pipelinehq/pipeline/outputs/file"
 )
-
-func mkfifo(t *testing.T) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "pipe")
-	if err := syscall.Mkfifo(path, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 func pipeOutput(t *testing.T, path string) engine.Output {
 	t.Helper()
@@ -45,7 +35,7 @@ func within(t *testing.T, d time.Duration, what string, f func()) {
 }
 
 func TestPipeWithoutReaderStartReturnsOnCancel(t *testing.T) {
-	out := pipeOutput(t, mkfifo(t))
+	out := pipeOutput(t, fifotest.Make(t, "", "pipe"))
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	var err error
@@ -56,7 +46,7 @@ func TestPipeWithoutReaderStartReturnsOnCancel(t *testing.T) {
 }
 
 func TestPipeWithStalledReaderWriteReturnsOnCancel(t *testing.T) {
-	path := mkfifo(t)
+	path := fifotest.Make(t, "", "pipe")
 	out := pipeOutput(t, path)
 	reader := make(chan *os.File, 1)
 	go func() {
@@ -83,7 +73,7 @@ func TestPipeWithStalledReaderWriteReturnsOnCancel(t *testing.T) {
 }
 
 func TestPipeIsWrittenForItsReader(t *testing.T) {
-	path := mkfifo(t)
+	path := fifotest.Make(t, "", "pipe")
 	out := pipeOutput(t, path)
 	got := make(chan string, 1)
 	go func() {

@@ -10,6 +10,7 @@ import (
 	"math"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -72,14 +73,15 @@ func Plugin() engine.ProcessorPlugin {
 
 // Aggregate is the aggregate processor.
 type Aggregate struct {
-	key       *engine.Expr
-	keyField  []byte // the key field name, JSON-encoded
-	ops       []*op
-	opNames   [][]byte // JSON-encoded
-	win       windowing
-	eventTime *engine.Expr
-	emit      string
-	failLate  bool
+	key          *engine.Expr
+	keyField     []byte // the key field name, JSON-encoded
+	keyFieldName string
+	ops          []*op
+	opNames      [][]byte // JSON-encoded
+	win          windowing
+	eventTime    *engine.Expr
+	emit         string
+	failLate     bool
 
 	table   *engine.KeyValueState // running table: key → states
 	windows *engine.WindowState   // windowed: (key, start, end) → states
@@ -108,7 +110,8 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Processor, error) {
 	var err error
 	a.key, err = engine.CompileExpr(conf.Expr("key"), engine.AnyResult)
 	collect(err)
-	a.keyField, _ = json.Marshal(conf.String("key_field"))
+	a.keyFieldName = conf.String("key_field")
+	a.keyField, _ = json.Marshal(a.keyFieldName)
 	if conf.Has("timestamp") {
 		a.eventTime, err = engine.CompileExpr(conf.Expr("timestamp"), engine.AnyResult)
 		collect(err)
@@ -613,35 +616,42 @@ func (a *Aggregate) closeWindowsBefore(part string, from, bound int64, limit int
 }
 
 // result is one aggregate result: a JSON object with the key, the window and
-// every operation in the configured order.
+// every operation in the configured order. The record holds the bytes and
+// the value they decode to, so that an expression after the aggregate does
+// not decode them again.
 func (a *Aggregate) result(parent *engine.Record, key []byte, w *window, states []opState) *engine.Record {
 	var buf bytes.Buffer
+	value := make(map[string]any, 3+len(a.ops))
 	buf.WriteByte('{')
 	buf.Write(a.keyField)
 	buf.WriteByte(':')
 	buf.Write(key)
+	value[a.keyFieldName] = decodedKey(key)
 	if w != nil {
 		buf.WriteString(`,"window_start":`)
 		buf.WriteString(strconv.FormatInt(w.start, 10))
 		buf.WriteString(`,"window_end":`)
 		buf.WriteString(strconv.FormatInt(w.end, 10))
+		value["window_start"], value["window_end"] = w.start, w.end
 	}
 	for i, o := range a.ops {
 		buf.WriteByte(',')
 		buf.Write(a.opNames[i])
 		buf.WriteByte(':')
-		v, err := json.Marshal(o.result(&states[i]))
+		result := o.result(&states[i])
+		v, err := json.Marshal(result)
 		if err != nil {
-			v = []byte("null")
+			v, result = []byte("null"), nil
 		}
 		buf.Write(v)
+		value[o.name] = decodedAs(result, v)
 	}
 	buf.WriteByte('}')
 	if parent == nil {
 		parent = &engine.Record{}
 	}
 	rec := engine.NewDerived(parent, nil)
-	rec.SetBytes(buf.Bytes(), engine.JSON)
+	rec.SetEncoded(buf.Bytes(), engine.JSON, value)
 	rec.Key = keyText(key)
 	if w != nil {
 		rec.Timestamp = w.end
@@ -649,9 +659,63 @@ func (a *Aggregate) result(parent *engine.Record, key []byte, w *window, states 
 	return rec
 }
 
+// decodedAs is what decoding encoded, the JSON of v, gives: v itself where
+// that is sure (an integer, a boolean, null, valid UTF-8 text), else the
+// decoded JSON (a float that is integral decodes as an integer, for one).
+func decodedAs(v any, encoded []byte) any {
+	switch x := v.(type) {
+	case nil, int64, bool:
+		return v
+	case string:
+		if utf8.ValidString(x) {
+			return v
+		}
+	}
+	return decodedJSON(encoded)
+}
+
+// decodedKey is a key's value: most keys are strings with nothing escaped,
+// which need no decoder.
+func decodedKey(key []byte) any {
+	if s, ok := plainJSONString(key); ok {
+		return s
+	}
+	return decodedJSON(key)
+}
+
+// plainJSONString is the text of a JSON string literal without escapes,
+// which is the bytes between its quotes.
+func plainJSONString(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	inner := b[1 : len(b)-1]
+	for _, c := range inner {
+		if c == '\\' || c == '"' || c < 0x20 {
+			return "", false
+		}
+	}
+	if !utf8.Valid(inner) {
+		return "", false
+	}
+	return string(inner), true
+}
+
+// decodedJSON decodes JSON the aggregate wrote itself.
+func decodedJSON(b []byte) any {
+	v, err := engine.DecodeJSON(b)
+	if err != nil {
+		return nil
+	}
+	return v
+}
+
 // keyText is the record key of a result: a string key without its quotes.
 func keyText(key []byte) []byte {
 	if len(key) > 0 && key[0] == '"' {
+		if s, ok := plainJSONString(key); ok {
+			return []byte(s)
+		}
 		var s string
 		if json.Unmarshal(key, &s) == nil {
 			return []byte(s)

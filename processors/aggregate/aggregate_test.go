@@ -2,6 +2,7 @@ package aggregate_test
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -239,5 +240,44 @@ func TestTombstonesAreIgnored(t *testing.T) {
 	}
 	if !slices.Equal(results, want) || len(dead) != 0 {
 		t.Fatalf("results %q, dead letters %q\nwant %q", results, dead, want)
+	}
+}
+
+// TestResultsCarryTheirDecodedValue: a result holds its bytes and the value
+// they decode to, so that an expression after the aggregate does not decode
+// them again; that value must be exactly what decoding the bytes gives
+// (an integral float sum decodes as an integer, a big one as a literal).
+func TestResultsCarryTheirDecodedValue(t *testing.T) {
+	vals := []string{
+		`{"k":"a","t":1000,"x":1.5,"s":"é<&>"}`,
+		`{"k":"a","t":2000,"x":1.5,"s":"b"}`,
+		`{"k":"b","t":2500,"x":9007199254740993,"s":null}`,
+		`{"k":{"n":[1,2]},"t":3000,"x":0.1,"s":"c"}`,
+		`{"k":7,"t":3500,"x":-3,"s":"d"}`,
+		`{"k":"q\"u\u00e9\n","t":4000,"x":2,"s":"e"}`,
+		`{"k":"straße","t":4500,"x":2,"s":"f"}`,
+	}
+	aggregates := []string{
+		`- aggregate: {key: value.k, ops: {c: count(), sum: sum(value.x), avg: avg(value.x), min: min(value.x),
+    max: max(value.s), first: first(value.s), l: collect(value.x)}, emit: on_update}`,
+		`- aggregate: {key: value.k, key_field: c, ops: {c: count(), window_end: sum(value.x)}, timestamp: value.t, emit: at_end,
+    window: {type: tumbling, size: 2s}}`,
+	}
+	for _, agg := range aggregates {
+		h := proctest.New(proctest.JSON(vals...))
+		h.MustRun(t, proctest.Pipeline(agg)+fmt.Sprintf("state: {dir: %q}\n", t.TempDir()))
+		values, decoded := h.Values("collect"), h.Decoded("collect")
+		if len(values) == 0 || len(values) != len(decoded) {
+			t.Fatalf("%s: %d results, %d values seen", agg, len(values), len(decoded))
+		}
+		for i, v := range values {
+			want, err := engine.DecodeJSON([]byte(v))
+			if err != nil {
+				t.Fatalf("result %s: %v", v, err)
+			}
+			if !reflect.DeepEqual(decoded[i], want) {
+				t.Errorf("result %s: the value carried is %#v, decoding its bytes gives %#v", v, decoded[i], want)
+			}
+		}
 	}
 }

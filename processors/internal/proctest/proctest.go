@@ -34,8 +34,9 @@ type Harness struct {
 	// Zero or one: all are partition "p".
 	Partitions int
 
-	mu   sync.Mutex
-	outs map[string][]Out
+	mu      sync.Mutex
+	outs    map[string][]Out
+	decoded map[string][]any
 }
 
 // Out is one record an output wrote, as plain values.
@@ -69,7 +70,7 @@ func cut(h string) (string, string, bool) {
 
 // New returns a harness replaying the given batches.
 func New(batches ...[]*engine.Record) *Harness {
-	return &Harness{Batches: batches, outs: map[string][]Out{}}
+	return &Harness{Batches: batches, outs: map[string][]Out{}, decoded: map[string][]any{}}
 }
 
 // JSON makes records of JSON values.
@@ -158,6 +159,14 @@ func (h *Harness) Out(label string) []Out {
 	return append([]Out(nil), h.outs[label]...)
 }
 
+// Decoded returns the values the output with the given label was given as
+// an expression would see them (Record.Value; its error if it failed).
+func (h *Harness) Decoded(label string) []any {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]any(nil), h.decoded[label]...)
+}
+
 // Values returns the values the output with the given label wrote.
 func (h *Harness) Values(label string) []string {
 	var vs []string
@@ -211,8 +220,13 @@ type output struct {
 }
 
 func (o *output) Write(_ context.Context, recs []*engine.Record) error {
-	outs := make([]Out, 0, len(recs))
+	outs, decoded := make([]Out, 0, len(recs)), make([]any, 0, len(recs))
 	for _, r := range recs {
+		value, err := r.Value()
+		if err != nil {
+			value = err
+		}
+		decoded = append(decoded, value)
 		v, err := r.Bytes()
 		if err != nil {
 			return fmt.Errorf("encoding %s: %w", r.Describe(), err)
@@ -225,6 +239,7 @@ func (o *output) Write(_ context.Context, recs []*engine.Record) error {
 	}
 	o.h.mu.Lock()
 	o.h.outs[o.label] = append(o.h.outs[o.label], outs...)
+	o.h.decoded[o.label] = append(o.h.decoded[o.label], decoded...)
 	o.h.mu.Unlock()
 	return nil
 }
