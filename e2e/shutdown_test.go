@@ -148,7 +148,7 @@ func TestExactlyOnceSIGTERMEndsWhileWritesHang(t *testing.T) {
 	broker := newDevBroker(t)
 	dir := t.TempDir()
 	topic := kafkaTestName(t, "out")
-	p := startPipeline(t, writeConfig(t, fmt.Sprintf(`
+	conf := writeConfig(t, fmt.Sprintf(`
 name: hang
 input:
   generate: { value: '"line-" + string(meta.offset)', interval: 1ms }
@@ -158,7 +158,8 @@ processing_guarantee: exactly_once
 shutdown_timeout: %s
 state: { dir: %q }
 http: { enabled: false }
-`, broker.Bootstrap, topic, shutdownTimeout, filepath.Join(dir, "state"))))
+`, broker.Bootstrap, topic, shutdownTimeout, filepath.Join(dir, "state")))
+	p := startPipeline(t, conf)
 	watch := newProgress(t, broker.Bootstrap)
 	for deadline := time.Now().Add(60 * time.Second); watch.records(topic) < 300; time.Sleep(50 * time.Millisecond) {
 		if p.exited() || time.Now().After(deadline) {
@@ -180,7 +181,7 @@ http: { enabled: false }
 	// commit, and the topic holds line-0, line-1, … each exactly once.
 	// (Read once it runs: until it fences the stopped run's transaction,
 	// a read_committed reader waits behind it.)
-	p = startPipeline(t, filepath.Join(dir, "pipeline.yaml"))
+	p = startPipeline(t, conf)
 	for deadline := time.Now().Add(60 * time.Second); int(watch.records(topic)) < atStop+1000; time.Sleep(100 * time.Millisecond) {
 		if p.exited() || time.Now().After(deadline) {
 			t.Fatalf("the second run did not go on:\n%s", p.stderr())
