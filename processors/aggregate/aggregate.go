@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -35,8 +36,10 @@ func Plugin() engine.ProcessorPlugin {
 			Description: "State is kept per input partition in the pipeline's state directory and committed together with the input positions, " +
 				"so a restarted pipeline neither counts a record twice nor misses one. Stream time is the highest event time seen per input " +
 				"partition (never the wall clock). Tumbling and hopping windows are epoch-aligned [start, end); sliding and session windows " +
-				"include both ends. A window closes once stream time passes its end plus grace (plus the gap, for sessions); records for a " +
-				"closed window are late (for sessions: a record more than gap + grace behind stream time; a session closes once stream time passes its end + 2×gap + grace, when no accepted record can bridge it any more): counted in pipeline_aggregate_late_records_total and dropped or failed to the dead-letter output. " +
+				"include both ends. Windows close by Kafka Streams' rules: tumbling and hopping when stream time reaches end + grace; a session " +
+				"when it reaches end + gap + grace (a record is accepted when the session it makes ends no more than gap + grace behind stream time, " +
+				"and under on_update a session merged away is retracted with a tombstone); sliding windows when stream time passes end + grace. " +
+				"A record no open window takes is late: counted in pipeline_aggregate_late_records_total and dropped or failed to the dead-letter output. " +
 				"Each result is a JSON object: the key under key_field, window_start and window_end for windows, then every operation in order. " +
 				"A record without a value (a tombstone) is ignored, as Kafka Streams' grouped aggregations ignore it: counted in pipeline_aggregate_tombstones_total, it neither counts nor moves stream time.",
 			Fields: []config.Field{
@@ -221,6 +224,7 @@ func (a *Aggregate) Process(_ context.Context, b *engine.Batch) error {
 			b.Fail(r, err)
 			continue
 		}
+		before := st
 		st = max(st, ts)
 		keyVal, err := a.key.Eval(r)
 		if err != nil {
@@ -240,7 +244,11 @@ func (a *Aggregate) Process(_ context.Context, b *engine.Batch) error {
 		case tumbling, hopping:
 			results, err = a.addToFixed(pc, b.Partition, r, key, ts, st)
 		case session:
-			results, err = a.addToSession(b.Partition, r, key, ts, st)
+			var closed []*engine.Record
+			results, closed, err = a.addToSession(b.Partition, r, key, ts, before, st)
+			if a.emit != emitOnUpdate {
+				out = append(out, closed...)
+			}
 		case sliding:
 			results, err = a.addToSliding(b.Partition, r, key, ts, st)
 		}
@@ -445,7 +453,7 @@ func (a *Aggregate) addToFixed(pc *partCache, part string, r *engine.Record, key
 	var results []*engine.Record
 	accepted := false
 	for _, w := range a.win.assign(ts) {
-		if st > a.win.closesAfter(w) {
+		if !a.win.open(w, st) {
 			continue
 		}
 		accepted = true
@@ -491,19 +499,72 @@ func (a *Aggregate) foldCached(pc *partCache, e *cachedState, r *engine.Record, 
 }
 
 // addToSession puts the record in a session of its key: a new one, one it
-// extends, or, when it bridges several, their merge (the old ones go).
-func (a *Aggregate) addToSession(part string, r *engine.Record, key []byte, ts, st int64) ([]*engine.Record, error) {
+// extends, or, when it bridges several, their merge (the old ones go, and
+// under emit: on_update each is retracted, as Kafka Streams forwards a
+// tombstone for a session merged away). The sessions it can reach are the
+// open ones at the stream time before it (stPrev: Kafka Streams' session
+// store keeps sessions for gap + grace behind the last one written), within
+// gap of it; it is late when the session it makes ends gap + grace behind
+// stream time st. closed holds the final result of a closed session the
+// new one replaces in the store (same key and bounds).
+func (a *Aggregate) addToSession(part string, r *engine.Record, key []byte, ts, stPrev, st int64) (results, closed []*engine.Record, err error) {
 	shard := a.windows.Shard(part)
-	merged := window{ts, ts}
-	var states []opState
-	type old struct {
-		w      window
-		states []opState
+	olds, err := a.reachableSessions(shard, key, ts, stPrev)
+	if err != nil {
+		return nil, nil, err
 	}
-	var olds []old
+	merged := window{ts, ts}
+	for _, o := range olds {
+		merged.start, merged.end = min(merged.start, o.w.start), max(merged.end, o.w.end)
+	}
+	if a.win.sessionLate(merged.end, st) {
+		return nil, nil, errLate
+	}
+	var states []opState
+	for _, o := range olds {
+		if states == nil {
+			states = slices.Clone(o.states)
+			continue
+		}
+		for i, op := range a.ops {
+			if err := op.mergeInto(&states[i], &o.states[i]); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	if states, err = a.fold(states, r, ts); err != nil {
+		return nil, nil, err
+	}
+	if merged != (window{ts, ts}) {
+		for _, o := range olds {
+			shard.Delete(key, o.w.start, o.w.end)
+			if a.emit == emitOnUpdate {
+				results = append(results, a.retraction(r, key, o.w, o.states))
+			}
+		}
+	} else if len(olds) == 0 {
+		if closed, err = a.replacedClosedSession(shard, key, merged); err != nil {
+			return nil, nil, err
+		}
+	}
+	shard.Put(key, merged.start, merged.end, appendStates(nil, states))
+	return append(results, a.result(r, key, &merged, states)), closed, nil
+}
+
+// storedSession is a session read from the store.
+type storedSession struct {
+	w      window
+	states []opState
+}
+
+// reachableSessions are the sessions of key a record at ts can join: open
+// at stream time stPrev, ending at ts - gap or later, starting at ts + gap
+// or earlier.
+func (a *Aggregate) reachableSessions(shard *statestore.WindowShard, key []byte, ts, stPrev int64) ([]storedSession, error) {
+	var olds []storedSession
 	var decodeErr error
 	err := shard.FetchKey(key, math.MinInt64, ts+a.win.gap, func(start, end int64, value []byte) bool {
-		if end < ts-a.win.gap {
+		if end < ts-a.win.gap || (stPrev != math.MinInt64 && !a.win.open(window{start, end}, stPrev)) {
 			return true
 		}
 		s, err := decodeStates(value)
@@ -511,40 +572,39 @@ func (a *Aggregate) addToSession(part string, r *engine.Record, key []byte, ts, 
 			decodeErr = err
 			return false
 		}
-		olds = append(olds, old{window{start, end}, s})
+		olds = append(olds, storedSession{window{start, end}, s})
 		return true
 	})
 	if err == nil {
 		err = decodeErr
 	}
+	return olds, err
+}
+
+// replacedClosedSession handles a new single-point session [t, t] whose
+// bounds a closed session of the key, not yet removed, already has: that
+// one's final result is due now, before the store takes the new one (Kafka
+// Streams emits both, the closed one first).
+func (a *Aggregate) replacedClosedSession(shard *statestore.WindowShard, key []byte, w window) ([]*engine.Record, error) {
+	value, found, err := shard.Get(key, w.start, w.end)
+	if err != nil || !found {
+		return nil, err
+	}
+	states, err := decodeStates(value)
 	if err != nil {
 		return nil, err
 	}
-	if a.win.sessionLate(ts, st) {
-		return nil, errLate
-	}
-	for _, o := range olds {
-		merged.start, merged.end = min(merged.start, o.w.start), max(merged.end, o.w.end)
-	}
-	for _, o := range olds {
-		if states == nil {
-			states = o.states
-			continue
-		}
-		for i, op := range a.ops {
-			if err := op.mergeInto(&states[i], &o.states[i]); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if states, err = a.fold(states, r, ts); err != nil {
-		return nil, err
-	}
-	for _, o := range olds {
-		shard.Delete(key, o.w.start, o.w.end)
-	}
-	shard.Put(key, merged.start, merged.end, appendStates(nil, states))
-	return []*engine.Record{a.result(r, key, &merged, states)}, nil
+	return []*engine.Record{a.result(nil, key, &w, states)}, nil
+}
+
+// retraction is the tombstone of a window's result: no value, the result
+// it withdraws as the row before (op "d"), with the window's time.
+func (a *Aggregate) retraction(parent *engine.Record, key []byte, w window, states []opState) *engine.Record {
+	rec := a.result(parent, key, &w, states)
+	before, _ := rec.Value()
+	rec.SetValue(nil)
+	rec.Op, rec.Before = engine.OpDelete, before
+	return rec
 }
 
 // closeWindows removes the windows stream time has closed and returns their
@@ -557,10 +617,15 @@ func (a *Aggregate) closeWindows(part string, st int64) ([]*engine.Record, error
 		a.dropExpiredRecords(part, st)
 	}
 	// Windows ending before the previous bound were closed then, and no
-	// window accepting records can end before it, so the scan starts there.
+	// window accepting records can end before it, so the scan starts there;
+	// but for a session one before it: a session ending just before the
+	// bound is still accepted (and closes at once).
 	pc := a.cache.part(part)
-	bound := a.win.closeBound(st)
-	closed, _, err := a.closeWindowsBefore(part, pc.closedBefore, bound, 0, nil)
+	bound, from := a.win.closeBound(st), pc.closedBefore
+	if a.win.kind == session && from != math.MinInt64 {
+		from--
+	}
+	closed, _, err := a.closeWindowsBefore(part, from, bound, 0, nil)
 	if err == nil {
 		pc.closedBefore = max(pc.closedBefore, bound)
 	}

@@ -1,6 +1,7 @@
 package aggregate_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
@@ -61,9 +62,21 @@ func TestWindowSemantics(t *testing.T) {
 			want:    []string{`{"key":"a","window_start":-5000,"window_end":0,"c":1}`},
 		},
 		{
-			name: "sessions with gap 5 fed 10, 12, 20 then 16 merge into one [10,20] of 4",
+			// As Kafka Streams: at stream time 20, [10,12] has closed
+			// (12 + gap 5 + grace 0 ≤ 20), so 16 joins only [20,20].
+			name: "sessions with gap 5 fed 10, 12, 20 then 16: [10,12] has closed, 16 extends [20,20]",
 			agg: `- aggregate: {key: value.k, ops: {c: count(), ns: collect(value.n)}, timestamp: value.t, emit: at_end,
     window: {type: session, gap: 5ms}}`,
+			batches: [][]*engine.Record{events("a@10", "a@12", "a@20"), events("a@16")},
+			want: []string{
+				`{"key":"a","window_start":10,"window_end":12,"c":2,"ns":[1,2]}`,
+				`{"key":"a","window_start":16,"window_end":20,"c":2,"ns":[3,1]}`,
+			},
+		},
+		{
+			name: "sessions with gap 5 grace 4 fed 10, 12, 20 then 16 merge into one [10,20] of 4",
+			agg: `- aggregate: {key: value.k, ops: {c: count(), ns: collect(value.n)}, timestamp: value.t, emit: at_end,
+    window: {type: session, gap: 5ms, grace: 4ms}}`,
 			batches: [][]*engine.Record{events("a@10", "a@12", "a@20"), events("a@16")},
 			want:    []string{`{"key":"a","window_start":10,"window_end":20,"c":4,"ns":[1,2,3,1]}`},
 		},
@@ -136,9 +149,9 @@ func TestLateRecordAfterCloseIsDroppedAndCountedOrDeadLettered(t *testing.T) {
 	agg := `- aggregate: {key: value.k, ops: {c: count()}, timestamp: value.t, emit: on_close, late: dead_letter,
     window: {type: tumbling, size: 10ms, grace: 5ms}}`
 	got, dead := run(t, agg,
-		events("a@1", "a@15"), // stream time 15: [0,10) open until 15
-		events("a@3"),         // exactly at end + grace: accepted
-		events("a@16"),        // passes 15: [0,10) closes with 2 records
+		events("a@1", "a@14"), // stream time 14: [0,10) open while it is below 10 + 5
+		events("a@3"),         // accepted
+		events("a@15"),        // reaches end + grace: [0,10) closes with 2 records (Kafka Streams' boundary)
 		events("a@4"),         // after the close: late
 		events("a@100"))
 	want := []string{
@@ -280,4 +293,112 @@ func TestResultsCarryTheirDecodedValue(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestKafkaStreamsWindowRules: the cases where the windows disagreed with
+// Kafka Streams 4.1 (issue 12), each as a few events key@ms; the result is
+// Kafka Streams' (checked against it by e2e's differential test). Each case
+// runs with all events in one batch and with a batch per event: where the
+// batches end must not matter.
+func TestKafkaStreamsWindowRules(t *testing.T) {
+	tests := []struct {
+		name, window, emit string
+		events             []string
+		want, late         []string
+	}{{
+		name:   "a tumbling window closes when stream time reaches end + grace",
+		window: `{type: tumbling, size: 10s, grace: 2s}`, emit: "on_close",
+		events: []string{"A@100500", "B@112000", "A@109000", "Z@999000"},
+		want: []string{`{"key":"A","window_start":100000,"window_end":110000,"c":1}`,
+			`{"key":"B","window_start":110000,"window_end":120000,"c":1}`},
+		late: []string{`{"k":"A","t":109000,"n":3}`},
+	}, {
+		name:   "a hopping window closes when stream time reaches end + grace",
+		window: `{type: hopping, size: 10s, advance: 5s, grace: 1s}`, emit: "on_close",
+		events: []string{"A@104000", "B@111000", "A@109999", "Z@999000"},
+		want: []string{`{"key":"A","window_start":95000,"window_end":105000,"c":1}`,
+			`{"key":"A","window_start":100000,"window_end":110000,"c":1}`,
+			`{"key":"B","window_start":105000,"window_end":115000,"c":1}`,
+			`{"key":"B","window_start":110000,"window_end":120000,"c":1}`,
+			`{"key":"A","window_start":105000,"window_end":115000,"c":1}`},
+	}, {
+		name:   "a session record is late by the end of the session it joins, not by its own time",
+		window: `{type: session, gap: 5s, grace: 2s}`, emit: "on_close",
+		events: []string{"A@100000", "A@104000", "B@110000", "A@101000", "Z@999000"},
+		want: []string{`{"key":"A","window_start":100000,"window_end":104000,"c":3}`,
+			`{"key":"B","window_start":110000,"window_end":110000,"c":1}`},
+	}, {
+		name:   "a session closes once end + gap + grace is reached: a record after it starts another",
+		window: `{type: session, gap: 5s, grace: 2s}`, emit: "on_close",
+		events: []string{"A@100000", "B@107000", "A@104000", "Z@999000"},
+		want: []string{`{"key":"A","window_start":100000,"window_end":100000,"c":1}`,
+			`{"key":"B","window_start":107000,"window_end":107000,"c":1}`,
+			`{"key":"A","window_start":104000,"window_end":104000,"c":1}`},
+	}, {
+		// At stream time 105000 [100000,100000] has just closed, and a
+		// record at 100000 is just not late: it makes a new session with
+		// the same bounds, a second final result, as in Kafka Streams.
+		name:   "a record on the bounds of a session that just closed makes another",
+		window: `{type: session, gap: 5s}`, emit: "on_close",
+		events: []string{"A@100000", "B@105000", "A@100000", "Z@999000"},
+		want: []string{`{"key":"A","window_start":100000,"window_end":100000,"c":1}`,
+			`{"key":"A","window_start":100000,"window_end":100000,"c":1}`,
+			`{"key":"B","window_start":105000,"window_end":105000,"c":1}`},
+	}, {
+		name:   "a session merged away is retracted under on_update",
+		window: `{type: session, gap: 5s}`, emit: "on_update",
+		events: []string{"A@100000", "A@103000", "A@103000"},
+		want: []string{`{"key":"A","window_start":100000,"window_end":100000,"c":1}`,
+			`{"retracted":{"c":1,"key":"A","window_end":100000,"window_start":100000}}`,
+			`{"key":"A","window_start":100000,"window_end":103000,"c":2}`,
+			`{"retracted":{"c":2,"key":"A","window_end":103000,"window_start":100000}}`,
+			`{"key":"A","window_start":100000,"window_end":103000,"c":3}`},
+	}, {
+		name:   "a sliding record whose every window has closed is late, not lost",
+		window: `{type: sliding, size: 10s, grace: 2s}`, emit: "on_close",
+		events: []string{"B@110000", "A@104000", "Z@999000"},
+		want:   []string{`{"key":"B","window_start":100000,"window_end":110000,"c":1}`},
+		late:   []string{`{"k":"A","t":104000,"n":2}`},
+	}}
+	for _, tt := range tests {
+		agg := fmt.Sprintf(`- aggregate: {key: value.k, ops: {c: count()}, timestamp: value.t, emit: %s, late: dead_letter,
+    window: %s}
+- filter: 'value == nil || value.key != "Z"'
+- map: {value: 'value == nil ? {"retracted": before} : value'}`, tt.emit, tt.window)
+		for _, batching := range []string{"one batch", "a batch per event"} {
+			t.Run(tt.name+"/"+batching, func(t *testing.T) {
+				batches := [][]*engine.Record{events(tt.events...)}
+				if batching != "one batch" {
+					batches = nil
+					for _, r := range events(tt.events...) {
+						batches = append(batches, []*engine.Record{r})
+					}
+				}
+				got, late := run(t, agg, batches...)
+				got, want := canonicalJSON(t, got, tt.emit != "on_update"), canonicalJSON(t, tt.want, tt.emit != "on_update")
+				if !slices.Equal(got, want) || !slices.Equal(late, tt.late) {
+					t.Fatalf("got:\n%s\nlate: %v\nwant:\n%s\nlate: %v", strings.Join(got, "\n"), late, strings.Join(tt.want, "\n"), tt.late)
+				}
+			})
+		}
+	}
+}
+
+// canonicalJSON re-encodes each JSON value with its keys sorted, and sorts
+// the list when its order does not matter (final results).
+func canonicalJSON(t *testing.T, values []string, sorted bool) []string {
+	t.Helper()
+	out := make([]string, len(values))
+	for i, v := range values {
+		var x any
+		if err := json.Unmarshal([]byte(v), &x); err != nil {
+			t.Fatalf("%s: %v", v, err)
+		}
+		b, _ := json.Marshal(x)
+		out[i] = string(b)
+	}
+	if sorted {
+		slices.Sort(out)
+	}
+	return out
 }

@@ -87,7 +87,7 @@ func TestAggregatesRefuseWhatJSONCannotHold(t *testing.T) {
 // sessions whose integer sums overflow together fails, and both sessions
 // stay as they were.
 func TestSessionMergeOverflowFailsTheRecord(t *testing.T) {
-	got, dead := run(t, `- aggregate: {key: value.k, timestamp: value.t, emit: at_end, ops: {s: sum(value.n)}, window: {type: session, gap: 20s}}`,
+	got, dead := run(t, `- aggregate: {key: value.k, timestamp: value.t, emit: at_end, ops: {s: sum(value.n)}, window: {type: session, gap: 20s, grace: 10s}}`,
 		proctest.JSON(`{"k":"a","t":1000,"n":9223372036854775807}`, `{"k":"a","t":30000,"n":1}`, `{"k":"a","t":15000,"n":0}`))
 	want := []string{
 		`{"key":"a","window_start":1000,"window_end":1000,"s":9223372036854775807}`,

@@ -50,8 +50,8 @@ func bufferKey(ts int64, key []byte, offset int64) []byte {
 
 func (a *Aggregate) addToSliding(part string, r *engine.Record, key []byte, ts, st int64) ([]*engine.Record, error) {
 	size := a.win.size
-	if st > ts+size+a.win.grace {
-		return nil, errLate
+	if !a.win.open(window{ts, ts + size}, st) {
+		return nil, errLate // no window holding ts can be open
 	}
 	values := make([]any, len(a.ops))
 	for i, o := range a.ops {
@@ -66,14 +66,22 @@ func (a *Aggregate) addToSliding(part string, r *engine.Record, key []byte, ts, 
 	if err != nil {
 		return nil, err
 	}
-	buffer.Put(bufferKey(ts, key, r.Offset), enc)
 
-	// Every record of this key that can share a window with the new one.
+	// Every record of this key that can share a window with the new one,
+	// in the buffer's order, the new one as it will be read back.
+	self, err := decodeBuffered(enc)
+	if err != nil {
+		return nil, err
+	}
+	selfKey := bufferKey(ts, key, r.Offset)
 	var near []bufferedRecord
 	var decodeErr error
 	err = buffer.Range(timeKey(ts-2*size-2), timeKey(ts+2*size+3), func(k, v []byte) bool {
 		if !bytes.Equal(k[8:len(k)-9], key) {
 			return true
+		}
+		if self.Values != nil && bytes.Compare(selfKey, k) < 0 {
+			near, self.Values = append(near, self), nil
 		}
 		var br bufferedRecord
 		if br, decodeErr = decodeBuffered(v); decodeErr != nil {
@@ -87,6 +95,9 @@ func (a *Aggregate) addToSliding(part string, r *engine.Record, key []byte, ts, 
 	}
 	if err != nil {
 		return nil, err
+	}
+	if self.Values != nil {
+		near = append(near, self)
 	}
 
 	affected := []window{{ts - size, ts}}
@@ -113,12 +124,21 @@ func (a *Aggregate) addToSliding(part string, r *engine.Record, key []byte, ts, 
 		addWindow(window{ts + 1, ts + 1 + size})
 	}
 
+	var open []window
+	for _, w := range affected {
+		if a.win.open(w, st) {
+			open = append(open, w)
+		}
+	}
+	if len(open) == 0 {
+		// Not behind every window it could be in, but each that holds it
+		// has closed: late, and kept out of windows made later.
+		return nil, errLate
+	}
+	buffer.Put(selfKey, enc)
 	shard := a.windows.Shard(part)
 	var results []*engine.Record
-	for _, w := range affected {
-		if st > a.win.closesAfter(w) {
-			continue
-		}
+	for _, w := range open {
 		states := make([]opState, len(a.ops))
 		for _, o := range near {
 			if o.TS < w.start || o.TS > w.end {

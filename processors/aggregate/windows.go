@@ -49,30 +49,43 @@ func (w windowing) assign(ts int64) []window {
 	return nil
 }
 
-// closesAfter is the stream time up to which the window still accepts
-// records: it closes when stream time passes it.
+// The rules below are Kafka Streams' (4.x: KStreamWindowAggregate,
+// KStreamSessionWindowAggregate, and the session store's retention), so
+// that results agree with it record for record; sliding windows follow
+// their definition (see sliding.go).
 //
-// Sessions differ: a session record at t is late once t + gap + grace is
-// behind stream time, and a record within the gap of two sessions bridges
-// them. A session [s, e] can be reached by an accepted record only while
-// stream time is at most e + 2*gap + grace, so it closes after that and
-// never changes once closed.
-func (w windowing) closesAfter(win window) int64 {
-	if w.kind == session {
-		return win.end + 2*w.gap + w.grace
+//   - tumbling, hopping [start, end): open while stream time < end + grace;
+//     closed (final) once stream time ≥ end + grace.
+//   - session [start, end]: open while end + gap + grace > stream time; a
+//     record is accepted when the session it makes (merged with the open
+//     sessions within gap of it) has end + gap + grace ≥ stream time.
+//   - sliding [start, end]: open while stream time ≤ end + grace.
+
+// open reports whether a window still takes records at stream time st.
+func (w windowing) open(win window, st int64) bool {
+	switch w.kind {
+	case session:
+		return win.end+w.gap+w.grace > st
+	case sliding:
+		return win.end+w.grace >= st
 	}
-	return win.end + w.grace
+	return win.end+w.grace > st
 }
 
-// closeBound is the end below which every window is closed at stream time st.
+// closeBound is the end below which every window is closed at stream time
+// st: the first end an open window can have.
 func (w windowing) closeBound(st int64) int64 {
-	if w.kind == session {
-		return st - w.grace - 2*w.gap
+	switch w.kind {
+	case session:
+		return st - w.gap - w.grace + 1
+	case sliding:
+		return st - w.grace
 	}
-	return st - w.grace
+	return st - w.grace + 1
 }
 
-// sessionLate reports whether a record at ts is too late for any session.
-func (w windowing) sessionLate(ts, st int64) bool {
-	return ts+w.gap+w.grace < st
+// sessionLate reports whether a session made or extended at stream time st
+// to end at end is too late to be taken.
+func (w windowing) sessionLate(end, st int64) bool {
+	return end+w.gap+w.grace < st
 }
