@@ -98,6 +98,27 @@ func (r *Resources) Output(conf *config.Parsed, field string) (OutputRef, error)
 	return OutputRef{index: idx, name: name}, nil
 }
 
+// Input builds the nested input component in a field of conf (a join's
+// table), as the pipeline's inputs are built, with the field's path. The
+// engine does not run it: the component that asked for it starts it, reads
+// it and closes it; its positions are nobody's to commit.
+func (r *Resources) Input(conf *config.Parsed, field string) (Input, error) {
+	n := conf.Node(field)
+	if n == nil {
+		return nil, conf.Errorf(field, "give an input")
+	}
+	path := conf.FieldPath(field)
+	name, label, c, ok := r.b.component("input", n, path, "")
+	if !ok {
+		return nil, errAlreadyReported
+	}
+	in, err := r.b.reg.inputs[name].New(c, r.b.resources(label, path, n))
+	if !r.b.constructed(err, c, n) {
+		return nil, errAlreadyReported
+	}
+	return in, nil
+}
+
 // Counter returns a counter the component exports, labelled with its label and path.
 func (r *Resources) Counter(name, help string) prometheus.Counter {
 	return r.b.metrics.counter(name, help, r.Label, r.Path)

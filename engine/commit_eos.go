@@ -112,7 +112,9 @@ func (e *exactlyOnce) openState(ctx context.Context) error {
 	p := e.r.p
 	e.topics = map[string]string{}
 	for store, info := range p.state.stores {
-		e.topics[store] = changelogTopic(p.Settings.Name, store, info.definition)
+		if !info.sourced { // rebuilt by its component from its own source
+			e.topics[store] = changelogTopic(p.Settings.Name, store, info.definition)
+		}
 	}
 	if err := p.state.open(); err != nil {
 		return err
@@ -312,7 +314,11 @@ func (e *exactlyOnce) writeTransaction(ctx context.Context) (map[int][]Checkpoin
 			return nil, fmt.Errorf("flushing state: %w", err)
 		}
 		err := db.EachPending(func(c statestore.Change) error {
-			return e.tx.Changelog(ctx, e.topics[c.Store], c)
+			topic, ok := e.topics[c.Store]
+			if !ok { // a sourced store: no changelog
+				return nil
+			}
+			return e.tx.Changelog(ctx, topic, c)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("writing changelogs: %w", err)

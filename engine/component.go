@@ -51,6 +51,21 @@ type Resumer interface {
 	Resume(checkpoints []Checkpoint) error
 }
 
+// TableInput is an input that can be read whole, as a table: a join's
+// table (Kafka Streams' global table), which every instance reads in full.
+// A processor that reads an input this way (Resources.Input) calls
+// ReadAsTable before Start; the input then reads every partition of its
+// source from the beginning, outside any consumer group, and keeps no
+// position. CaughtUp reports whether Read has returned every record the
+// source held when the input started (the end offsets taken in Start);
+// once true it stays true. So that a reader waiting on a table learns of
+// it, Read may then return a batch without records.
+type TableInput interface {
+	Input
+	ReadAsTable() error
+	CaughtUp() bool
+}
+
 // Processor transforms a batch in place: it rewrites b.Records, and reports
 // records it cannot handle with b.Fail. An error return stops the pipeline.
 type Processor interface {

@@ -31,6 +31,9 @@ type env struct {
 	Before any    `expr:"before"`
 	// Acc is a reducer's accumulated value, seen only by reduce expressions.
 	Acc any `expr:"acc"`
+	// Table is the table row a join found for the record (nil: none),
+	// seen only by a join's value expression.
+	Table any `expr:"table"`
 }
 
 // usage is the set of record variables an expression reads.
@@ -134,6 +137,11 @@ func (e *Expr) EvalWithAcc(r *Record, acc any) (any, error) {
 		return nil, err
 	}
 	st.env.Acc = acc
+	return e.run(st)
+}
+
+// run runs the program on the environment st holds, and clears it.
+func (e *Expr) run(st *evalState) (any, error) {
 	out, err := st.machine.Run(e.program, &st.env)
 	st.env = env{}
 	if err != nil {
@@ -146,6 +154,21 @@ func (e *Expr) EvalWithAcc(r *Record, acc any) (any, error) {
 		return nil, fmt.Errorf("%s: %v", e.Source.Text, err)
 	}
 	return out, nil
+}
+
+// EvalWithTable runs the expression against a record with `table` bound
+// to the table row a join found for it (nil: none).
+func (e *Expr) EvalWithTable(r *Record, table any) (any, error) {
+	if e.onlyValue {
+		return r.Value()
+	}
+	st := e.states.Get().(*evalState)
+	defer e.states.Put(st)
+	if err := e.fill(&st.env, r); err != nil {
+		return nil, err
+	}
+	st.env.Table = table
+	return e.run(st)
 }
 
 // EvalBool runs a condition; a result that is not a boolean is an error.

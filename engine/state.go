@@ -80,6 +80,31 @@ func (r *Resources) KeyValue(name string) (*KeyValueState, error) {
 	return &KeyValueState{name: full, state: r.b.state}, err
 }
 
+// SourcedKeyValue asks for a key-value store its component rebuilds from a
+// source of its own at every start (a join's table, read from its topic,
+// as Kafka Streams restores a global store from its source topic, not from
+// a changelog). The engine keeps it in state.dir and commits it with the
+// other stores, but under exactly-once writes no changelog for it and
+// restores nothing into it: its content is no part of the transactions.
+func (r *Resources) SourcedKeyValue(name string) (*KeyValueState, error) {
+	full, err := r.claimStore(name)
+	if err == nil {
+		info := r.b.state.stores[full]
+		info.sourced = true
+		r.b.state.stores[full] = info
+	}
+	return &KeyValueState{name: full, state: r.b.state}, err
+}
+
+// Reload replaces what the store holds for one partition with what fill
+// puts (a nil value deletes the key), written straight to disk past the
+// write cache, so that loading a large table does not hold it in memory.
+// It must run while no shard of the state is in use (in a processor's
+// Start, before records flow); see statestore.KeyValueStore.Reload.
+func (k *KeyValueState) Reload(partition string, fill func(put func(key, value []byte) error) error) error {
+	return k.state.db.KeyValue(k.name).Reload(partition, fill)
+}
+
 // Windows asks for a window store owned by this component.
 func (r *Resources) Windows(name string) (*WindowState, error) {
 	full, err := r.claimStore(name)
@@ -107,6 +132,9 @@ type storeInfo struct {
 	// written under another definition means something else, so it is
 	// dropped (locally, and by changelog topic name).
 	definition string
+	// sourced: the component rebuilds the store from its own source
+	// (SourcedKeyValue); it has no changelog.
+	sourced bool
 }
 
 // definitionKey is the state metadata key of a store's definition.

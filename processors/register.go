@@ -6,6 +6,7 @@ import (
 	"github.com/pipelinehq/pipeline/processors/branch"
 	"github.com/pipelinehq/pipeline/processors/filter"
 	"github.com/pipelinehq/pipeline/processors/flatmap"
+	"github.com/pipelinehq/pipeline/processors/join"
 	"github.com/pipelinehq/pipeline/processors/log"
 	"github.com/pipelinehq/pipeline/processors/mapping"
 )
@@ -16,6 +17,7 @@ func Register(r *engine.Registry) {
 	r.AddProcessor(branch.Plugin())
 	r.AddProcessor(filter.Plugin())
 	r.AddProcessor(flatmap.Plugin())
+	r.AddProcessor(join.Plugin())
 	r.AddProcessor(log.Plugin())
 	r.AddProcessor(mapping.Plugin())
 }

@@ -17,6 +17,9 @@
 //     the caller's metadata, atomically — after a crash either all of it or
 //     none of it is visible (a commit too big for one Badger transaction is
 //     bracketed by a marker; a torn one is wiped on Open);
+//   - KeyValueStore.Reload: one shard's content replaced, written straight
+//     to disk past the write cache (a join's table, rebuilt from its source
+//     at every start);
 //   - value-log garbage collection;
 //   - the store's side of a changelog: EachPending lists the changes the next
 //     Commit writes (the engine writes them to a changelog topic first), and
@@ -64,8 +67,9 @@
 // Different shards may be used from different goroutines at once, but one
 // shard must be used by one goroutine at a time: shards take no locks on
 // Get, Put, Delete or Range. Commit, Wipe and Close must be called while no
-// shard is in use (the engine's commit barrier). CacheFull, Meta and the
-// store and shard constructors are safe at any time.
+// shard is in use (the engine's commit barrier); so must KeyValueStore.Reload,
+// which writes one shard's new content straight to disk. CacheFull, Meta and
+// the store and shard constructors are safe at any time.
 //
 // The package imports nothing of this project.
 package statestore

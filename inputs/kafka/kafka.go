@@ -56,7 +56,9 @@ func Plugin() engine.InputPlugin {
 			Description: "Records of a partition are processed in offset order. Offsets are committed only for records every output has " +
 				"written (or that were filtered or dead-lettered), up to the first one still in flight. Expressions see meta.topic, " +
 				"meta.partition, meta.offset, key, headers and timestamp. On a rebalance, records of revoked partitions that were not " +
-				"handed on yet are dropped for the partition's new owner, which starts from the last committed offset.",
+				"handed on yet are dropped for the partition's new owner, which starts from the last committed offset. " +
+				"As a join's table it is no group member: every instance reads every partition from the start, read_committed, " +
+				"whatever consumer_group, start_from and read_committed say.",
 			Fields: fields,
 			Example: `input:
   kafka:
@@ -94,6 +96,7 @@ type Input struct {
 	create  []*kafkaclient.TopicSpec
 	topics  []string
 	txn     *kafkatxn.Session // under exactly-once, the session read through
+	table   *table            // read as a table (ReadAsTable): no group
 	log     *slog.Logger
 	warned  map[string]time.Time // where → when a transient error was last logged
 	alloc   lineio.Records       // used by the one goroutine that reads
@@ -209,6 +212,9 @@ func parsePartition(name string) (string, int32, error) {
 func (in *Input) Start(ctx context.Context) error {
 	if in.txn != nil {
 		return nil // OpenTransactions connected
+	}
+	if in.table != nil {
+		return in.startTable(ctx)
 	}
 	instance := in.settings.instanceID
 	if instance == "" {
@@ -357,6 +363,9 @@ func (in *Input) nextBatch() (engine.InputBatch, bool) {
 			in.pending[name] = recs[n:]
 			in.order = append(in.order[1:], name) // take turns between partitions
 		}
+		if in.table != nil {
+			return in.tableBatch(name, take), true
+		}
 		return in.toBatch(name, take), true
 	}
 	return engine.InputBatch{}, false
@@ -444,6 +453,9 @@ func (in *Input) fetchErrors(fetches kgo.Fetches, ignore ...error) (fatal error,
 			}
 		}
 		where := "consumer group " + in.group
+		if in.table != nil {
+			where = "table"
+		}
 		if topic != "" {
 			where = partitionName(topic, p)
 		}
