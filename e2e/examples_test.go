@@ -21,6 +21,7 @@ var exampleChecks = map[string]func(t *testing.T, file string){
 	"nexmark-q5.yaml":      checkNexmarkQ5,
 	"nexmark-q7.yaml":      checkNexmarkQ7,
 	"wordcount-kafka.yaml": checkWordcountKafkaExample,
+	"orders-enrich.yaml":   checkOrdersEnrichExample,
 }
 
 func TestEveryExampleIsRun(t *testing.T) {
