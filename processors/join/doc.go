@@ -37,7 +37,9 @@
 // commit nothing touches the shard: no batch is in flight and the follower
 // only writes the pending map. The pending map is bounded (a quarter of
 // state.cache_size, at least 1 MiB); when it is full the follower waits
-// for the next fold. Lookups keep the decoded rows of recent keys in a
+// for the next fold: the next batch, or the next commit (every
+// commit_interval at least once; under exactly-once an idle pipeline does
+// not commit, so there the follower waits for records to flow). Lookups keep the decoded rows of recent keys in a
 // small cache, dropped for every key a fold changes.
 //
 // A stream record is thus joined with the table as of the changes read
