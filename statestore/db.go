@@ -156,7 +156,7 @@ func (db *DB) prepareDir() error {
 	db.lock = lock
 	err = db.checkSpace(0)
 	if err == nil {
-		err = removeEmptyMemtables(db.dir, db.log)
+		err = removeEmptyLogFiles(db.dir, db.log)
 	}
 	if err == nil {
 		err = verifyTables(db.dir)
@@ -220,12 +220,13 @@ func openBadger(dir string, bo badger.Options) (bdb *badger.DB, err error) {
 	return bdb, err
 }
 
-// removeEmptyMemtables removes memtable files of 0 bytes. Badger creates a
-// memtable's file and then sizes it; a crash in between (SIGKILL) leaves an
-// empty one, on which Badger's open fails ("while opening memtables …
-// Create a new file", dgraph-io/badger#2207). An empty file holds no entry,
-// so nothing is lost with it.
-func removeEmptyMemtables(dir string, log *slog.Logger) error {
+// removeEmptyLogFiles removes memtable and value log files of 0 bytes.
+// Badger creates such a file and then sizes it; a crash in between
+// (SIGKILL) leaves an empty one, on which Badger's open fails ("while
+// opening memtables … Create a new file", dgraph-io/badger#2207; "Open
+// existing file: …vlog … Create a new file" for the value log of a fresh
+// directory). An empty file holds no entry, so nothing is lost with it.
+func removeEmptyLogFiles(dir string, log *slog.Logger) error {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -233,8 +234,10 @@ func removeEmptyMemtables(dir string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	kinds := map[string]string{".mem": "memtable", ".vlog": "value log"}
 	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".mem") {
+		kind := kinds[filepath.Ext(e.Name())]
+		if e.IsDir() || kind == "" {
 			continue
 		}
 		info, err := e.Info()
@@ -244,7 +247,7 @@ func removeEmptyMemtables(dir string, log *slog.Logger) error {
 		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
 			return err
 		}
-		log.Warn("state: removed an empty memtable file left by a crash", "dir", dir, "file", e.Name())
+		log.Warn("state: removed an empty "+kind+" file left by a crash", "dir", dir, "file", e.Name())
 	}
 	return nil
 }
