@@ -38,6 +38,7 @@ stress: build
 	@yes > /dev/null & a=$$!; yes > /dev/null & b=$$!; trap "kill $$a $$b" EXIT; \
 	STRESS=1 $(GO) test -race -count=$(STRESS_COUNT) -failfast -timeout 600m -run '$(STRESS_TESTS)' \
 		./engine/... ./internal/kafkatxn/... ./statestore/... ./e2e/...
+	STRESS=1 $(GO) test -count=1 -timeout 60m -run 'StreamsDiff' ./e2e/...
 
 # Benchmarks print their figure beside a baseline measured in the same run.
 bench: build

@@ -259,7 +259,7 @@ pipeline:
         emit: %s
         late: dead_letter
 output:
-  file: { path: %q, codec: json_lines }
+  file: { path: %q, codec: envelope }
 on_error: dead_letter
 dead_letter:
   file: { path: %q, codec: envelope }
@@ -295,8 +295,23 @@ func runPipelineCase(ctx context.Context, c *sdCase, dir string) (*sdOutput, err
 	o := newSDOutput()
 	o.Elapsed = time.Since(began)
 	err := forEachJSONLine(out, func(line []byte) error {
+		// A result, or a tombstone (op d) withdrawing the result in before.
+		var envelope struct {
+			Value, Before json.RawMessage
+			Op            string
+		}
+		if err := json.Unmarshal(line, &envelope); err != nil {
+			return err
+		}
+		result, tombstone := envelope.Value, string(envelope.Value) == "null" || envelope.Value == nil
+		if tombstone {
+			if envelope.Op != "d" {
+				return fmt.Errorf("a tombstone without op d")
+			}
+			result = envelope.Before
+		}
 		var raw map[string]json.RawMessage
-		if err := json.Unmarshal(line, &raw); err != nil {
+		if err := json.Unmarshal(result, &raw); err != nil {
 			return err
 		}
 		var key string
@@ -313,8 +328,12 @@ func runPipelineCase(ctx context.Context, c *sdCase, dir string) (*sdOutput, err
 				return fmt.Errorf("%s: %w", name, err)
 			}
 		}
-		o.Results["count"] = append(o.Results["count"], sdResult{key, start, end, &count, -1})
-		o.Results["sum"] = append(o.Results["sum"], sdResult{key, start, end, &sum, -1})
+		countOf, sumOf := &count, &sum
+		if tombstone {
+			countOf, sumOf = nil, nil
+		}
+		o.Results["count"] = append(o.Results["count"], sdResult{key, start, end, countOf, -1})
+		o.Results["sum"] = append(o.Results["sum"], sdResult{key, start, end, sumOf, -1})
 		return nil
 	})
 	if err != nil {
@@ -373,7 +392,9 @@ func forEachJSONLine(path string, fn func([]byte) error) error {
 // holding every record of its key inside it. Stream time is the highest
 // event time seen so far; a window is open while stream time is at most its
 // end plus grace, and only open windows take records. A record is late when
-// every window that could hold it (the latest ends at t+d) has closed.
+// no open window holds it on its arrival (the pipeline's rule; Kafka
+// Streams judges by t+d alone): it is then counted late and takes no part
+// in the windows later records make.
 //
 // On each record's arrival, every open window that holds it, and its own
 // right window when it has one, is emitted with its value (changelog): the
@@ -381,10 +402,7 @@ func forEachJSONLine(path string, fn func([]byte) error) error {
 // made it already, so an unchanged value may be emitted again (that much of
 // the changelog's shape is the pipeline's choice, not the definition's).
 // Once stream time closes a window, its last value is its final result.
-// A window's value always folds every record inside it that was not late,
-// whether or not the record arrived when its own left window was still open (Kafka Streams
-// keeps no record, only window aggregates, and so loses such a record from
-// later windows). Records are kept per key in time order, and windows found
+// A window's value folds every record inside it that was not late. Records are kept per key in time order, and windows found
 // by binary search, so this stays quick for the stress sizes; it shares no
 // code with the aggregate.
 func slidingByDefinition(events []sdEvent, d, grace int64, final bool) *sdOutput {
@@ -447,10 +465,22 @@ func slidingByDefinition(events []sdEvent, d, grace int64, final bool) *sdOutput
 		if len(between(t+1, t+1+d)) > 0 { // its own right window
 			add(t + 1)
 		}
+		open := wins[:0:0]
+		holds := false
 		for _, w := range wins {
-			if st > w.end+grace {
-				continue
+			if st <= w.end+grace {
+				open = append(open, w)
+				holds = holds || (w.start <= t && t <= w.end)
 			}
+		}
+		if !holds {
+			// Every window holding it has closed: late, and no part of
+			// windows made later.
+			byKey[e.Key] = slices.Delete(rs, at, at+1)
+			o.Late[i] = true
+			continue
+		}
+		for _, w := range open {
 			var count, sum int64
 			for _, r := range between(w.start, w.end) {
 				count++
