@@ -125,12 +125,14 @@ func (a *Aggregate) addToSliding(part string, r *engine.Record, key []byte, ts, 
 	}
 
 	var open []window
+	holds := false // an open window holds the record (its own right window does not)
 	for _, w := range affected {
 		if a.win.open(w, st) {
 			open = append(open, w)
+			holds = holds || (w.start <= ts && ts <= w.end)
 		}
 	}
-	if len(open) == 0 {
+	if !holds {
 		// Not behind every window it could be in, but each that holds it
 		// has closed: late, and kept out of windows made later.
 		return nil, errLate
