@@ -59,7 +59,7 @@ func (f *flatMap) Process(_ context.Context, b *engine.Batch) error {
 		}
 		n, ok := listLen(v)
 		if !ok {
-			b.Fail(rec, fmt.Errorf("%s: want a list, got %s", f.values.Source.Text, describe(v)))
+			b.Fail(rec, fmt.Errorf("%s: want a list, got %s", f.values.Source.Text, engine.DescribeValue(v)))
 			continue
 		}
 		if inPlace && len(out)+n > i+1 {
@@ -115,20 +115,4 @@ func appendElements(out []*engine.Record, parent *engine.Record, v any) []*engin
 		}
 	}
 	return out
-}
-
-func describe(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "a string"
-	case bool:
-		return "a boolean"
-	case map[string]any:
-		return "an object"
-	case float64, int, int64:
-		return "a number"
-	}
-	return fmt.Sprintf("a %T", v)
 }

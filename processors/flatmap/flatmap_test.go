@@ -66,7 +66,7 @@ func TestFlatMap(t *testing.T) {
 				{Value: `{"items":"abc"}`, Error: "value.items: want a list, got a string"},
 				{Value: `{}`, Error: "value.items: want a list, got null"},
 				{Value: `{"items":{"a":1}}`, Error: "value.items: want a list, got an object"},
-				{Value: `{"items":2}`, Error: "value.items: want a list, got a number"},
+				{Value: `{"items":2}`, Error: "value.items: want a list, got the number 2"},
 			},
 		},
 		{

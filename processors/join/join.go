@@ -2,15 +2,11 @@ package join
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"maps"
-	"math"
-	"reflect"
-	"strconv"
 	"sync"
 	"time"
 
@@ -495,7 +491,7 @@ func (j *Join) lookupKey(r *engine.Record) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return keyBytes(v)
+	return engine.KeyBytes(v)
 }
 
 // result makes the record the join's result for the row (nil: none).
@@ -514,7 +510,7 @@ func (j *Join) result(r *engine.Record, row any) error {
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {
-		return fmt.Errorf("the record's value is %s, not an object, so the table row cannot be put under table_field %q; give value to say what to write", describe(v), j.field)
+		return fmt.Errorf("the record's value is %s, not an object, so the table row cannot be put under table_field %q; give value to say what to write", engine.DescribeValue(v), j.field)
 	}
 	// Decoded values may be shared: a copy, never the value itself.
 	joined := make(map[string]any, len(obj)+1)
@@ -522,56 +518,4 @@ func (j *Join) result(r *engine.Record, row any) error {
 	joined[j.field] = row
 	r.SetValue(joined)
 	return nil
-}
-
-// keyBytes converts a key expression's result to a table key.
-func keyBytes(v any) ([]byte, error) {
-	switch x := v.(type) {
-	case nil:
-		return nil, nil
-	case string:
-		return []byte(x), nil
-	case []byte:
-		return x, nil
-	case json.Number:
-		return []byte(x), nil
-	case int:
-		return strconv.AppendInt(nil, int64(x), 10), nil
-	case int64:
-		return strconv.AppendInt(nil, x, 10), nil
-	case float64:
-		if !math.IsNaN(x) && !math.IsInf(x, 0) {
-			return strconv.AppendFloat(nil, x, 'f', -1, 64), nil
-		}
-	default:
-		rv := reflect.ValueOf(v)
-		switch {
-		case rv.CanInt():
-			return strconv.AppendInt(nil, rv.Int(), 10), nil
-		case rv.CanUint():
-			return strconv.AppendUint(nil, rv.Uint(), 10), nil
-		}
-	}
-	return nil, fmt.Errorf("want a string, bytes or a number, got %s", describe(v))
-}
-
-// describe names a value's type for error messages.
-func describe(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "a string"
-	case []byte:
-		return "bytes"
-	case bool:
-		return "a boolean"
-	case map[string]any:
-		return "an object"
-	case []any:
-		return "a list"
-	case float64:
-		return "the number " + strconv.FormatFloat(x, 'g', -1, 64)
-	}
-	return fmt.Sprintf("a %T", v)
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -237,7 +236,7 @@ func (m *mapper) apply(rec *engine.Record, st *scratch) error {
 		if err != nil {
 			return fmt.Errorf("key: %w", err)
 		}
-		if key, err = keyBytes(v); err != nil {
+		if key, err = engine.KeyBytes(v); err != nil {
 			return fmt.Errorf("key: %s: %w", m.key.Source.Text, err)
 		}
 	}
@@ -276,7 +275,7 @@ func (m *mapper) apply(rec *engine.Record, st *scratch) error {
 		}
 		obj, ok := base.(map[string]any)
 		if !ok {
-			return fmt.Errorf("%s: the value is %s, not a JSON object", field, describe(base))
+			return fmt.Errorf("%s: the value is %s, not a JSON object", field, engine.DescribeValue(base))
 		}
 		if newValue, err = m.edit(obj, st); err != nil {
 			return err
@@ -357,7 +356,7 @@ func (st *scratch) set(root map[string]any, p fieldPath, v any) error {
 		case nil:
 			m = st.writable(m, seg, nil)
 		default:
-			return fmt.Errorf("set %s: %s is %s, not an object", p.text, strings.Join(p.segs[:i+1], "."), describe(child))
+			return fmt.Errorf("set %s: %s is %s, not an object", p.text, strings.Join(p.segs[:i+1], "."), engine.DescribeValue(child))
 		}
 	}
 	m[p.segs[last]] = v
@@ -410,22 +409,6 @@ func (m *mapper) setsHeader(name string) bool {
 	return false
 }
 
-// keyBytes converts a key expression's result: nil is no key.
-func keyBytes(v any) ([]byte, error) {
-	switch x := v.(type) {
-	case nil:
-		return nil, nil
-	case string:
-		return []byte(x), nil
-	case []byte:
-		return x, nil
-	}
-	if b, ok := numberText(v); ok {
-		return b, nil
-	}
-	return nil, fmt.Errorf("want a string, bytes or a number, got %s", describe(v))
-}
-
 // headerBytes converts a header expression's result to text; nil removes
 // the header.
 func headerBytes(v any) ([]byte, error) {
@@ -444,7 +427,7 @@ func headerBytes(v any) ([]byte, error) {
 	case time.Time:
 		return x.AppendFormat(nil, time.RFC3339Nano), nil
 	}
-	if b, ok := numberText(v); ok {
+	if b, ok := engine.NumberText(v); ok {
 		return b, nil
 	}
 	b, err := json.Marshal(v)
@@ -452,37 +435,6 @@ func headerBytes(v any) ([]byte, error) {
 		return nil, fmt.Errorf("cannot be written as text: %v", err)
 	}
 	return b, nil
-}
-
-// numberText is a number's decimal text, without exponent (a number kept
-// as its JSON literal, beyond int64 and float64, as it was written).
-func numberText(v any) ([]byte, bool) {
-	switch x := v.(type) {
-	case json.Number:
-		return []byte(x), true
-	case int:
-		return strconv.AppendInt(nil, int64(x), 10), true
-	case int64:
-		return strconv.AppendInt(nil, x, 10), true
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return nil, false
-		}
-		return strconv.AppendFloat(nil, x, 'f', -1, 64), true
-	case float32:
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			return nil, false
-		}
-		return strconv.AppendFloat(nil, float64(x), 'f', -1, 32), true
-	}
-	rv := reflect.ValueOf(v)
-	switch {
-	case rv.CanInt():
-		return strconv.AppendInt(nil, rv.Int(), 10), true
-	case rv.CanUint():
-		return strconv.AppendUint(nil, rv.Uint(), 10), true
-	}
-	return nil, false
 }
 
 // timestampMillis converts a timestamp expression's result.
@@ -500,28 +452,5 @@ func timestampMillis(v any) (int64, error) {
 			return ms, nil
 		}
 	}
-	return 0, fmt.Errorf("want integer milliseconds since the epoch, a time or an RFC 3339 string, got %s", describe(v))
-}
-
-// describe names a value's type for error messages.
-func describe(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "a string"
-	case bool:
-		return "a boolean"
-	case map[string]any:
-		return "an object"
-	case []any:
-		return "a list"
-	case float64:
-		return "the number " + strconv.FormatFloat(x, 'g', -1, 64)
-	case int:
-		return "the number " + strconv.Itoa(x)
-	case int64:
-		return "the number " + strconv.FormatInt(x, 10)
-	}
-	return fmt.Sprintf("a %T", v)
+	return 0, fmt.Errorf("want integer milliseconds since the epoch, a time or an RFC 3339 string, got %s", engine.DescribeValue(v))
 }
