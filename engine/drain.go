@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,11 +34,15 @@ func (r *runner) drainWrites(allEnded bool) (timedOut bool) {
 	return timedOut
 }
 
-// drainWatch abandons the writes of a drain that takes longer than the
-// shutdown timeout after a stop request or a failure.
+// drainWatch bounds the end of a run by the shutdown timeout after a stop
+// request or a failure: past it, the writes of an unfinished drain are
+// abandoned, or, when the drain finished, the last commit and the closing
+// still under way (a commit blocked on a broker that stopped answering);
+// either way every wait left shares abandonGrace.
 type drainWatch struct {
-	done chan struct{}
-	wg   sync.WaitGroup
+	drained atomic.Bool // the drain finished; what is left is the last commit and closing
+	done    chan struct{}
+	wg      sync.WaitGroup
 }
 
 func (r *runner) watchDrain(abortWrites context.CancelFunc) *drainWatch {
@@ -55,8 +60,13 @@ func (r *runner) watchDrain(abortWrites context.CancelFunc) *drainWatch {
 			// Abandoned writes leave state that no committed position
 			// accounts for: no state may be committed after this.
 			r.failed.Store(true)
+			r.abandoned.Store(true)
 			abortWrites()
-			r.p.log.Warn("the drain did not finish within shutdown_timeout: abandoning what is not written", "shutdown_timeout", r.p.Settings.ShutdownTimeout)
+			if d.drained.Load() {
+				r.p.log.Warn("the stop did not finish within shutdown_timeout: abandoning the last commit and the closing", "shutdown_timeout", r.p.Settings.ShutdownTimeout)
+			} else {
+				r.p.log.Warn("the drain did not finish within shutdown_timeout: abandoning what is not written", "shutdown_timeout", r.p.Settings.ShutdownTimeout)
+			}
 			time.AfterFunc(abandonGrace, r.endGrace)
 		case <-d.done:
 		}
@@ -64,6 +74,11 @@ func (r *runner) watchDrain(abortWrites context.CancelFunc) *drainWatch {
 	return d
 }
 
+// drainFinished notes that the drain is over; the watch goes on until the
+// run ends.
+func (d *drainWatch) drainFinished() { d.drained.Store(true) }
+
+// finished ends the watch, with the run.
 func (d *drainWatch) finished() {
 	close(d.done)
 	d.wg.Wait()

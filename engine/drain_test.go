@@ -30,17 +30,34 @@ func (in *stuckInput) Read(ctx context.Context) (InputBatch, error) {
 	return InputBatch{}, ctx.Err()
 }
 
+// hangingCommitInput reads one batch and then waits; its Commit blocks,
+// ignoring its context, until released (a commit to a broker that stopped
+// answering).
+type hangingCommitInput struct {
+	testInput
+	release chan struct{}
+}
+
+func (in *hangingCommitInput) Commit(_ context.Context, cps []Checkpoint) error {
+	<-in.release
+	return in.testInput.Commit(context.Background(), cps)
+}
+
 // A stop ends the run within shutdown_timeout and the grace after it, also
 // when an output's write and close and an input's read ignore their
 // contexts; nothing is committed of what was not written.
 func TestStopEndsWhateverComponentsDo(t *testing.T) {
-	for _, stuck := range []string{"output", "input"} {
+	for _, stuck := range []string{"output", "input", "commit"} {
 		t.Run(stuck, func(t *testing.T) {
 			release := make(chan struct{})
 			t.Cleanup(func() { close(release) })
 			in := &stuckInput{testInput: testInput{batches: [][]string{{`1`}}, blockLast: true}, release: release}
+			var input Input = in
+			if stuck == "commit" {
+				input = &hangingCommitInput{testInput: testInput{batches: [][]string{{`1`}}, blockLast: true}, release: release}
+			}
 			f := newFixture(&in.testInput)
-			f.reg.AddInput(InputPlugin{Spec: config.Spec{Name: "stuck"}, New: func(*config.Parsed, *Resources) (Input, error) { return in, nil }})
+			f.reg.AddInput(InputPlugin{Spec: config.Spec{Name: "stuck"}, New: func(*config.Parsed, *Resources) (Input, error) { return input, nil }})
 			f.reg.AddOutput(OutputPlugin{Spec: config.Spec{Name: "stuck"}, New: func(*config.Parsed, *Resources) (Output, error) {
 				return &stuckOutput{release: release}, nil
 			}})
@@ -68,6 +85,9 @@ commit_interval: 1h
 				}
 				if stuck == "output" && (err == nil || !strings.Contains(err.Error(), "drain did not finish within shutdown_timeout (300ms)")) {
 					t.Errorf("want the abandoned drain's error, got %v", err)
+				}
+				if stuck == "commit" && (err == nil || !strings.Contains(err.Error(), "the stop did not finish within shutdown_timeout (300ms): the last commit")) {
+					t.Errorf("want the abandoned commit's error, got %v", err)
 				}
 			case <-time.After(5 * time.Second):
 				t.Fatal("the run did not end within 5s of the stop")

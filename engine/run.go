@@ -98,6 +98,7 @@ type runner struct {
 	failed    atomic.Bool // a fatal error happened: state must not be committed
 
 	read, written atomic.Int64
+	abandoned     atomic.Bool // the shutdown timeout cut the end of the run short (drain.go)
 }
 
 func (r *runner) fail(err error) {
@@ -126,12 +127,13 @@ func (r *runner) run(ctx context.Context) error {
 		r.commitLoop(r.writeCtx, stopCommits)
 	}()
 	drain := r.watchDrain(abortWrites)
+	defer drain.finished()
 	ended := r.readAll()
 	if r.hooks.Draining != nil {
 		r.hooks.Draining()
 	}
 	timedOut := r.drainWrites(ended)
-	drain.finished()
+	drain.drainFinished()
 	close(stopCommits)
 	r.waitOrAbandon("the commit loop", func() { <-commitsDone })
 
@@ -149,6 +151,9 @@ func (r *runner) run(ctx context.Context) error {
 		return r.fatalErr
 	case timedOut:
 		return fmt.Errorf("drain did not finish within shutdown_timeout (%s): records not yet written were abandoned and their positions not committed", r.p.Settings.ShutdownTimeout)
+	case r.abandoned.Load():
+		return fmt.Errorf("the stop did not finish within shutdown_timeout (%s): the last commit and the closing were abandoned "+
+			"(every record was written; what the last commit did not settle is read again at the next start)", r.p.Settings.ShutdownTimeout)
 	case commitErr != nil:
 		return commitErr
 	}
