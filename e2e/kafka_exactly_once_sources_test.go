@@ -37,21 +37,7 @@ type positionsWatch struct {
 func watchPositions(t *testing.T, bootstrap, pipeline, field string) *positionsWatch {
 	t.Helper()
 	w := &positionsWatch{topic: pipeline + "-positions", field: field}
-	client, err := kgo.NewClient(kgo.SeedBrokers(bootstrap), kgo.ConsumeTopics(w.topic),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.MetadataMinAge(100*time.Millisecond), kgo.MetadataMaxAge(time.Second), kgo.FetchMaxWait(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			client.PollFetches(ctx).EachRecord(w.add)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done; client.Close() })
+	followCommitted(t, bootstrap, w.topic, func(fetches kgo.Fetches) { fetches.EachRecord(w.add) })
 	return w
 }
 
@@ -423,4 +409,25 @@ http: { enabled: false }
 	requireExactlyOnce(t, fmt.Sprintf("read_committed output of two inputs after %d SIGKILLs", kills), got, want)
 	t.Logf("%d SIGKILLs (%s): read_committed output holds each of the %d records of A and of B exactly once; in %v",
 		kills, strings.Join(report, "; "), perTopic, time.Since(began).Round(time.Millisecond))
+}
+
+// followCommitted reads topic from its start as a read_committed consumer
+// until the test ends, handing each poll's fetches to handle.
+func followCommitted(t *testing.T, bootstrap, topic string, handle func(kgo.Fetches)) {
+	t.Helper()
+	client, err := kgo.NewClient(kgo.SeedBrokers(bootstrap), kgo.ConsumeTopics(topic),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.MetadataMinAge(100*time.Millisecond), kgo.MetadataMaxAge(time.Second), kgo.FetchMaxWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			handle(client.PollFetches(ctx))
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done; client.Close() })
 }

@@ -10,7 +10,6 @@ package e2e
 // in the group nor for the transactions they left open.
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -152,34 +151,21 @@ type countsWatch struct {
 func watchCounts(t *testing.T, bootstrap, topic string) *countsWatch {
 	t.Helper()
 	w := &countsWatch{highest: map[string]int{}, changed: make(chan struct{})}
-	client, err := kgo.NewClient(kgo.SeedBrokers(bootstrap), kgo.ConsumeTopics(topic),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.MetadataMinAge(100*time.Millisecond), kgo.MetadataMaxAge(time.Second), kgo.FetchMaxWait(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			fetches := client.PollFetches(ctx)
-			if fetches.NumRecords() == 0 {
-				continue
-			}
-			w.mu.Lock()
-			fetches.EachRecord(func(r *kgo.Record) {
-				if n, err := strconv.Atoi(string(r.Value)); err == nil {
-					w.highest[string(r.Key)] = max(w.highest[string(r.Key)], n)
-				}
-			})
-			close(w.changed)
-			w.changed = make(chan struct{})
-			w.polled = append(w.polled, time.Now())
-			w.mu.Unlock()
+	followCommitted(t, bootstrap, topic, func(fetches kgo.Fetches) {
+		if fetches.NumRecords() == 0 {
+			return
 		}
-	}()
-	t.Cleanup(func() { cancel(); <-done; client.Close() })
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		fetches.EachRecord(func(r *kgo.Record) {
+			if n, err := strconv.Atoi(string(r.Value)); err == nil {
+				w.highest[string(r.Key)] = max(w.highest[string(r.Key)], n)
+			}
+		})
+		close(w.changed)
+		w.changed = make(chan struct{})
+		w.polled = append(w.polled, time.Now())
+	})
 	return w
 }
 

@@ -128,6 +128,18 @@ func (e *Expr) Eval(r *Record) (any, error) {
 // EvalWithAcc runs the expression against a record with `acc` bound to a
 // reducer's accumulated value.
 func (e *Expr) EvalWithAcc(r *Record, acc any) (any, error) {
+	return e.evalWith(r, func(en *env) { en.Acc = acc })
+}
+
+// EvalWithTable runs the expression against a record with `table` bound
+// to the table row a join found for it (nil: none).
+func (e *Expr) EvalWithTable(r *Record, table any) (any, error) {
+	return e.evalWith(r, func(en *env) { en.Table = table })
+}
+
+// evalWith runs the expression against a record, with bind setting the
+// variables beyond the record's.
+func (e *Expr) evalWith(r *Record, bind func(*env)) (any, error) {
 	if e.onlyValue {
 		return r.Value()
 	}
@@ -136,7 +148,7 @@ func (e *Expr) EvalWithAcc(r *Record, acc any) (any, error) {
 	if err := e.fill(&st.env, r); err != nil {
 		return nil, err
 	}
-	st.env.Acc = acc
+	bind(&st.env)
 	return e.run(st)
 }
 
@@ -154,21 +166,6 @@ func (e *Expr) run(st *evalState) (any, error) {
 		return nil, fmt.Errorf("%s: %v", e.Source.Text, err)
 	}
 	return out, nil
-}
-
-// EvalWithTable runs the expression against a record with `table` bound
-// to the table row a join found for it (nil: none).
-func (e *Expr) EvalWithTable(r *Record, table any) (any, error) {
-	if e.onlyValue {
-		return r.Value()
-	}
-	st := e.states.Get().(*evalState)
-	defer e.states.Put(st)
-	if err := e.fill(&st.env, r); err != nil {
-		return nil, err
-	}
-	st.env.Table = table
-	return e.run(st)
 }
 
 // EvalBool runs a condition; a result that is not a boolean is an error.
