@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,15 +18,16 @@ import (
 
 // Pipeline is a built graph, ready to run once.
 type Pipeline struct {
-	Settings   Settings
-	inputs     []*inputNode
-	chain      *Chain
-	outputs    []*outputNode // indexed by OutputRef.index
-	mainOutput int           // -1: none
-	deadLetter int           // -1: none
-	log        *slog.Logger
-	metrics    *Metrics
-	state      *pipelineState
+	Settings    Settings
+	inputs      []*inputNode
+	chain       *Chain
+	outputs     []*outputNode // indexed by OutputRef.index
+	mainOutput  int           // -1: none
+	deadLetter  int           // -1: none
+	coPartition coPartitioning
+	log         *slog.Logger
+	metrics     *Metrics
+	state       *pipelineState
 }
 
 type inputNode struct {
@@ -119,6 +121,30 @@ func (r *Resources) Input(conf *config.Parsed, field string) (Input, error) {
 	return in, nil
 }
 
+// InputLabels lists the labels of the pipeline's inputs (input: and
+// inputs:), for a processor that names some of them.
+func (r *Resources) InputLabels() []string {
+	labels := make([]string, 0, len(r.b.inputLabels))
+	for _, l := range r.b.inputLabels {
+		labels = append(labels, l)
+	}
+	return labels
+}
+
+// CoPartition asks that the inputs of the given labels (none: every
+// input) be processed together by partition number, as Kafka Streams
+// processes co-partitioned topics: partition N of each of them goes to
+// one task, with one state shard, in the order read (see coPartitioning).
+// A join of two streams asks for it.
+func (r *Resources) CoPartition(labels ...string) {
+	if len(labels) == 0 {
+		r.b.coPartitionAll = true
+	}
+	for _, l := range labels {
+		r.b.coPartitioned[l] = true
+	}
+}
+
 // Counter returns a counter the component exports, labelled with its label and path.
 func (r *Resources) Counter(name, help string) prometheus.Counter {
 	return r.b.metrics.counter(name, help, r.Label, r.Path)
@@ -138,6 +164,10 @@ type builder struct {
 	state        *pipelineState
 	pipelineName string
 	instance     string // the running instance's name (instanceName)
+	inputLabels  []string
+	// Inputs that processors asked to co-partition (CoPartition).
+	coPartitioned  map[string]bool
+	coPartitionAll bool
 }
 
 // Build turns a loaded config into a pipeline. It starts nothing; every
@@ -150,7 +180,7 @@ func Build(doc *config.Document, reg *Registry, opts BuildOptions) (*Pipeline, e
 		opts.Metrics = NewMetrics(prometheus.NewRegistry())
 	}
 	b := &builder{file: doc.File, reg: reg, log: opts.Logger, metrics: opts.Metrics,
-		outputNames: map[string]int{}, labels: map[string]string{}}
+		outputNames: map[string]int{}, labels: map[string]string{}, coPartitioned: map[string]bool{}}
 	root, errs := config.Parse(doc.File, "", doc.Root, RootFields())
 	b.errs = append(b.errs, errs...)
 	name := strings.TrimSuffix(filepath.Base(doc.File), filepath.Ext(doc.File))
@@ -194,6 +224,7 @@ func Build(doc *config.Document, reg *Registry, opts BuildOptions) (*Pipeline, e
 	}
 	p.chain = b.chain(root.Object("pipeline").Node("processors"), "pipeline.processors")
 	p.outputs = b.outputs
+	p.coPartition = b.coPartitioning(p)
 
 	b.checkGraph(root, p)
 	if len(b.errs) > 0 {
@@ -362,6 +393,9 @@ func (b *builder) output(n *yaml.Node, path, defaultLabel string) int {
 
 func (b *builder) input(p *Pipeline, n *yaml.Node, path, defaultLabel string) {
 	name, label, conf, ok := b.component("input", n, path, defaultLabel)
+	if l := cmp.Or(label, defaultLabel); l != "" {
+		b.inputLabels = append(b.inputLabels, l)
+	}
 	if !ok {
 		return
 	}

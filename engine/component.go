@@ -66,6 +66,17 @@ type TableInput interface {
 	CaughtUp() bool
 }
 
+// NumberedPartitions is an input whose partitions are numbered the same
+// way across its topics (Kafka's topic/N). PartitionNumber gives the
+// number of one of its partitions; an input without it is one partition,
+// number 0, for co-partitioning. PartitionCounts, once the input started,
+// gives how many partitions each of its topics has: co-partitioned inputs
+// must agree.
+type NumberedPartitions interface {
+	PartitionNumber(partition string) (int32, bool)
+	PartitionCounts(ctx context.Context) (map[string]int, error)
+}
+
 // Processor transforms a batch in place: it rewrites b.Records, and reports
 // records it cannot handle with b.Fail. An error return stops the pipeline.
 type Processor interface {

@@ -34,6 +34,11 @@ type env struct {
 	// Table is the table row a join found for the record (nil: none),
 	// seen only by a join's value expression.
 	Table any `expr:"table"`
+	// Left and Right are the two sides of a stream–stream join's result
+	// (nil: the side a left or outer join did not find), seen only by its
+	// value expression.
+	Left  any `expr:"left"`
+	Right any `expr:"right"`
 }
 
 // usage is the set of record variables an expression reads.
@@ -129,6 +134,12 @@ func (e *Expr) Eval(r *Record) (any, error) {
 // reducer's accumulated value.
 func (e *Expr) EvalWithAcc(r *Record, acc any) (any, error) {
 	return e.evalWith(r, func(en *env) { en.Acc = acc })
+}
+
+// EvalWithSides runs the expression against a record with `left` and
+// `right` bound to the two sides of a join's result.
+func (e *Expr) EvalWithSides(r *Record, left, right any) (any, error) {
+	return e.evalWith(r, func(en *env) { en.Left, en.Right = left, right })
 }
 
 // EvalWithTable runs the expression against a record with `table` bound

@@ -66,7 +66,6 @@ func (r *runner) handOver(ctx context.Context, tasks *taskSet, input int, batch 
 	in.metrics.received.Add(float64(len(batch.Records)))
 	r.read.Add(int64(len(batch.Records)))
 	ack := r.newAck(r.positions[input].track(batch.Partition, batch.Position))
-	tasks.send(ctx, taskKey{input: input, partition: batch.Partition},
-		taskItem{input: in.path, records: batch.Records, ack: ack})
+	tasks.send(ctx, input, batch.Partition, taskItem{input: in.path, records: batch.Records, ack: ack})
 	r.protocol.read(len(batch.Records))
 }

@@ -75,5 +75,5 @@ func (r *runner) startComponents(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	return r.checkCoPartitioning(ctx)
 }

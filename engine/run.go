@@ -84,6 +84,7 @@ type runner struct {
 	writing           sync.WaitGroup      // the writers but the dead-letter one
 	deadLetterWriting sync.WaitGroup
 	taskWG            sync.WaitGroup // the partition tasks
+	sharedTasks       *sharedTasks   // the co-partitioned tasks, shared by the readers
 
 	// readCtx ends reading (a stop request, or a failure); writeCtx ends
 	// writing, only when the drain is abandoned after shutdown_timeout.
@@ -185,6 +186,7 @@ func (r *runner) startFailed(ctx context.Context, err error) error {
 // whether every input simply ended.
 func (r *runner) readAll() (allEnded bool) {
 	readers := r.protocol.readers()
+	r.sharedTasks = newSharedTasks(len(readers))
 	var wg sync.WaitGroup
 	var ended atomic.Int32
 	for _, rd := range readers {

@@ -41,32 +41,74 @@ func StatePartition(inputPath, partition string) string {
 // mainInputPath is the config path of the main input.
 const mainInputPath = "input"
 
-// taskSet is the tasks one reader started, by key.
+// taskSet is the tasks one reader started, by key, and the co-partitioned
+// tasks, which every reader shares.
 type taskSet struct {
-	r     *runner
-	tasks map[taskKey]chan taskItem
+	r      *runner
+	tasks  map[taskKey]chan taskItem
+	shared *sharedTasks
+}
+
+// sharedTasks are the co-partitioned tasks: several readers send to them,
+// and they end once the last of those readers is done.
+type sharedTasks struct {
+	mu      sync.Mutex
+	tasks   map[taskKey]chan taskItem
+	readers int // readers not done yet
+}
+
+func newSharedTasks(readers int) *sharedTasks {
+	return &sharedTasks{tasks: map[taskKey]chan taskItem{}, readers: readers}
 }
 
 func (r *runner) newTaskSet() *taskSet {
-	return &taskSet{r: r, tasks: map[taskKey]chan taskItem{}}
+	return &taskSet{r: r, tasks: map[taskKey]chan taskItem{}, shared: r.sharedTasks}
 }
 
-// send hands an item to the task of key, starting the task on its first.
-func (ts *taskSet) send(ctx context.Context, key taskKey, item taskItem) {
-	ch, ok := ts.tasks[key]
-	if !ok {
-		ch = make(chan taskItem, 2)
-		ts.tasks[key] = ch
-		shard := StatePartition(ts.r.p.inputs[key.input].path, key.partition)
-		ts.r.taskWG.Go(func() { ts.r.runTask(ctx, shard, ch) })
+// send hands an item to the task of an input's partition, starting the
+// task on its first.
+func (ts *taskSet) send(ctx context.Context, input int, partition string, item taskItem) {
+	key, shard := ts.r.taskKeyOf(input, partition)
+	if key.input != coPartitionedTask {
+		ch, ok := ts.tasks[key]
+		if !ok {
+			ch = ts.r.startTask(ctx, shard)
+			ts.tasks[key] = ch
+		}
+		ch <- item
+		return
 	}
+	sh := ts.shared
+	sh.mu.Lock()
+	ch, ok := sh.tasks[key]
+	if !ok {
+		ch = ts.r.startTask(ctx, shard)
+		sh.tasks[key] = ch
+	}
+	sh.mu.Unlock()
 	ch <- item
 }
 
-// close ends the tasks once they processed what they were sent.
+func (r *runner) startTask(ctx context.Context, shard string) chan taskItem {
+	ch := make(chan taskItem, 2)
+	r.taskWG.Go(func() { r.runTask(ctx, shard, ch) })
+	return ch
+}
+
+// close ends the tasks once they processed what they were sent; the shared
+// ones once every reader closed its set.
 func (ts *taskSet) close() {
 	for _, ch := range ts.tasks {
 		close(ch)
+	}
+	if sh := ts.shared; sh != nil {
+		sh.mu.Lock()
+		defer sh.mu.Unlock()
+		if sh.readers--; sh.readers == 0 {
+			for _, ch := range sh.tasks {
+				close(ch)
+			}
+		}
 	}
 }
 

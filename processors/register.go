@@ -9,6 +9,7 @@ import (
 	"github.com/pipelinehq/pipeline/processors/join"
 	"github.com/pipelinehq/pipeline/processors/log"
 	"github.com/pipelinehq/pipeline/processors/mapping"
+	"github.com/pipelinehq/pipeline/processors/streamjoin"
 )
 
 // Register adds every built-in processor to r.
@@ -20,4 +21,5 @@ func Register(r *engine.Registry) {
 	r.AddProcessor(join.Plugin())
 	r.AddProcessor(log.Plugin())
 	r.AddProcessor(mapping.Plugin())
+	r.AddProcessor(streamjoin.Plugin())
 }

@@ -253,49 +253,7 @@ func tableChange(r *engine.Record) (key []byte, c change, ok bool) {
 	if r.IsTombstone() {
 		return r.Key, change{del: true}, true
 	}
-	return r.Key, change{value: encodeRow(r)}, true
-}
-
-// Row formats, the first byte of a stored row.
-const (
-	rowJSON   = 'j'
-	rowText   = 't'
-	rowBinary = 'b'
-)
-
-// encodeRow is a table record's value as stored: its format, then its
-// bytes as read. JSON is decoded only when a stream record needs the row.
-func encodeRow(r *engine.Record) []byte {
-	format := byte(rowJSON)
-	if !r.IsJSON() {
-		format = rowText
-		if v, _ := r.Value(); v != nil {
-			if _, isBytes := v.([]byte); isBytes {
-				format = rowBinary
-			}
-		}
-	}
-	raw, err := r.Bytes()
-	if err != nil { // not for a record as an input read it
-		raw = nil
-	}
-	out := make([]byte, 0, 1+len(raw))
-	return append(append(out, format), raw...)
-}
-
-// decodeRow is a stored row as expressions see it.
-func decodeRow(stored []byte) (any, error) {
-	if len(stored) == 0 {
-		return nil, errors.New("empty stored row")
-	}
-	format := engine.Text
-	switch stored[0] {
-	case rowJSON:
-		format = engine.JSON
-	case rowBinary:
-		format = engine.Binary
-	}
-	return engine.NewRecord(stored[1:], format).Value()
+	return r.Key, change{value: engine.StoredValue(r)}, true
 }
 
 // follow applies the table's changes until the join closes, the input
@@ -407,7 +365,7 @@ func (j *Join) lookup(key []byte) (any, bool, error) {
 	}
 	var row any
 	if found {
-		if row, err = decodeRow(stored); err != nil {
+		if row, err = engine.LoadStoredValue(stored); err != nil {
 			return nil, false, fmt.Errorf("table row %q: %w", key, err)
 		}
 		// A row whose value is null is no row, as a null value is none

@@ -1,0 +1,295 @@
+package streamjoin
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pipelinehq/pipeline/config"
+	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/statestore"
+)
+
+// Join types.
+const (
+	inner = "inner"
+	left  = "left"
+	outer = "outer"
+)
+
+// Plugin is the stream_join processor.
+func Plugin() engine.ProcessorPlugin {
+	side := func(name, which string) config.Field {
+		return config.Object(name, "The "+which+" side: the records of one input, or those a condition picks (give one of the two).",
+			config.String("input", "The label of the input whose records are this side (its key in inputs:).").Example("orders"),
+			config.Expr("when", "A condition on the record: true puts it on this side (for two topics of one input, say).").
+				Example(`meta.topic == "orders"`),
+		).Required()
+	}
+	return engine.ProcessorPlugin{
+		Spec: config.Spec{
+			Name:    "stream_join",
+			Summary: "Joins the records of two streams by key within a time window (Kafka Streams' stream–stream join).",
+			Description: "A record of one side joins every record of the other side with the same key whose timestamp is at most window.before " +
+				"earlier and at most window.after later (for a right-side record the bounds swap), as Kafka Streams' JoinWindows: a match is emitted " +
+				"at once, with the later of the two timestamps and the triggering record's headers. " +
+				"A left join also emits each left record that found no match, with right nil, and an outer join each record of either side, " +
+				"only once its window has closed (stream time past its timestamp + after (left) or before (right) + grace), never eagerly; " +
+				"a record that arrives after its window would have closed and finds no match is emitted unmatched at once, as Kafka Streams does. " +
+				"Records are buffered in the state directory while stream time is within before + after + grace of them (later ones are too late to be matched). " +
+				"A record without a key or without a value (a tombstone) is dropped, counted in pipeline_join_dropped_records_total; " +
+				"in a left or outer join a record of an outer side with a value but no key is emitted unmatched at once. " +
+				"The sides' inputs are co-partitioned: partition N of each is joined with partition N of the other, and their topics must have as many partitions. " +
+				"Records of neither side pass through unchanged. When every input has ended, the unmatched records still waiting are emitted.",
+			Fields: []config.Field{
+				side("left", "left"),
+				side("right", "right"),
+				config.String("type", "inner: matches only; left: also left records that found no match; outer: also records of either side that found none.").
+					Default(inner).Enum(inner, left, outer),
+				config.Object("window", "How far apart in time two records may be and still join (Kafka Streams' JoinWindows).",
+					config.Duration("within", "Both bounds at once: records at most this far apart join (JoinWindows.ofTimeDifference…).").Example("10s"),
+					config.Duration("before", "How much earlier than a left record a right record may be. Defaults to within.").Example("5s"),
+					config.Duration("after", "How much later than a left record a right record may be. Defaults to within.").Example("1m"),
+					config.Duration("grace", "How long after a window's end records are still accepted, and unmatched results wait.").Default("0s"),
+				).Required(),
+				config.Expr("value", "The result's value: an expression that sees left and right (the two records' values; nil for the side a left or outer join "+
+					"did not find) and key and timestamp (the result's). Defaults to an object {\"left\": …, \"right\": …}.").
+					Example(`{"order": left, "payment": right}`, `left.amount - right.amount`),
+			},
+			Example: `inputs:
+  orders: { kafka: { brokers: ["127.0.0.1:9092"], topics: [orders], codec: json } }
+  payments: { kafka: { brokers: ["127.0.0.1:9092"], topics: [payments], codec: json } }
+pipeline:
+  processors:
+    - stream_join:
+        left: { input: orders }
+        right: { input: payments }
+        type: left
+        window: { within: 10m, grace: 1m }
+        value: '{"order": left, "payment": right}'`,
+		},
+		New: New,
+	}
+}
+
+// Join is the stream_join processor.
+type Join struct {
+	sides         [2]sideSpec // by side
+	outerSide     [2]bool     // by side: its unmatched records are emitted
+	keepUnmatched bool        // left or outer: unmatched records wait in the outer store
+	before, after int64       // milliseconds, as seen from a left record
+	grace         int64
+	value         *engine.Expr // nil: {"left": …, "right": …}
+	store         *engine.KeyValueState
+
+	dropped, matched, unmatched prometheus.Counter
+
+	mu     sync.Mutex
+	shards map[string]*shardState
+
+	flushing flushProgress
+}
+
+// sideSpec picks a side's records: by input label, or by a condition.
+type sideSpec struct {
+	input string
+	when  *engine.Expr
+}
+
+// New builds a stream join from its config.
+func New(conf *config.Parsed, res *engine.Resources) (engine.Processor, error) {
+	var errs config.Errors
+	j := &Join{shards: map[string]*shardState{}}
+	inputs := res.InputLabels()
+	var coPartition []string
+	everyInput := false
+	for _, s := range []struct {
+		field string
+		side  byte
+	}{{"left", leftSide}, {"right", rightSide}} {
+		sc := conf.Object(s.field)
+		if sc == nil {
+			continue // reported as missing
+		}
+		switch {
+		case sc.Has("input") == sc.Has("when"):
+			errs = append(errs, conf.Errorf(s.field, "give input (an input's label) or when (a condition), one of the two"))
+		case sc.Has("input"):
+			label := sc.String("input")
+			if !slices.Contains(inputs, label) {
+				errs = append(errs, sc.Errorf("input", "no input labelled %q (inputs: %s)%s", label, strings.Join(inputs, ", "), config.Suggest(label, inputs)))
+			}
+			j.sides[s.side].input = label
+			coPartition = append(coPartition, label)
+		default:
+			when, err := engine.CompileExpr(sc.Expr("when"), engine.BoolResult)
+			if err != nil {
+				errs = append(errs, config.AsErrors(err)...)
+			}
+			j.sides[s.side].when = when
+			everyInput = true
+		}
+	}
+	if l, r := j.sides[leftSide].input, j.sides[rightSide].input; l != "" && l == r {
+		errs = append(errs, conf.Object("right").Errorf("input", "both sides are input %q: give one side a when condition to tell its records apart", l))
+	}
+	switch conf.String("type") {
+	case left:
+		j.outerSide[leftSide], j.keepUnmatched = true, true
+	case outer:
+		j.outerSide = [2]bool{true, true}
+		j.keepUnmatched = true
+	}
+	errs = append(errs, j.parseWindow(conf)...)
+	if conf.Has("value") {
+		v, err := engine.CompileExpr(conf.Expr("value"), engine.AnyResult)
+		if err != nil {
+			errs = append(errs, config.AsErrors(err)...)
+		}
+		j.value = v
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	if everyInput {
+		coPartition = nil
+	}
+	res.CoPartition(coPartition...)
+	var err error
+	if j.store, err = res.KeyValue("buffers"); err != nil {
+		return nil, err
+	}
+	j.dropped = res.Counter("pipeline_join_dropped_records_total", "Records a join dropped: without a key or without a value (a tombstone).")
+	j.matched = res.Counter("pipeline_join_matched_results_total", "Results of a stream join that joined two records.")
+	j.unmatched = res.Counter("pipeline_join_unmatched_results_total", "Results of a left or outer stream join with one side missing.")
+	return j, nil
+}
+
+// parseWindow reads window: within, before, after and grace.
+func (j *Join) parseWindow(conf *config.Parsed) config.Errors {
+	w := conf.Object("window")
+	if w == nil {
+		return nil
+	}
+	var errs config.Errors
+	ms := func(field string) int64 { return w.Duration(field).Milliseconds() }
+	j.before, j.after, j.grace = ms("within"), ms("within"), ms("grace")
+	if w.Has("before") {
+		j.before = ms("before")
+	}
+	if w.Has("after") {
+		j.after = ms("after")
+	}
+	if !w.Has("within") && !(w.Has("before") && w.Has("after")) {
+		errs = append(errs, conf.Errorf("window", "give within, or both before and after"))
+	}
+	for field, v := range map[string]time.Duration{"within": w.Duration("within"), "before": w.Duration("before"), "after": w.Duration("after"), "grace": w.Duration("grace")} {
+		if v < 0 {
+			errs = append(errs, w.Errorf(field, "must not be negative"))
+		}
+	}
+	return errs
+}
+
+// retention is how long a buffered record can still be matched, behind
+// the latest timestamp its side stored (Kafka Streams: the window store's
+// retention, JoinWindows size + grace).
+func (j *Join) retention() int64 { return j.before + j.after + j.grace }
+
+// sideOf says which side a record is on.
+func (j *Join) sideOf(r *engine.Record) (side byte, ok bool, err error) {
+	for _, s := range []byte{leftSide, rightSide} {
+		spec := j.sides[s]
+		if spec.input != "" {
+			if r.Source != nil && r.Source.Input == spec.input {
+				return s, true, nil
+			}
+			continue
+		}
+		on, err := spec.when.EvalBool(r)
+		if err != nil {
+			return 0, false, fmt.Errorf("%s.when: %w", sideName(s), err)
+		}
+		if on {
+			return s, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
+func sideName(s byte) string {
+	if s == leftSide {
+		return "left"
+	}
+	return "right"
+}
+
+// shard is the state of one partition's shard, loaded on first use.
+func (j *Join) shard(partition string) (*shardState, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if s, ok := j.shards[partition]; ok {
+		return s, nil
+	}
+	s := &shardState{kv: j.store.Shard(partition), meta: newShardMeta()}
+	stored, found, err := s.kv.Get(metaKey)
+	if err != nil {
+		return nil, err
+	}
+	if found {
+		if s.meta, err = decodeShardMeta(stored); err != nil {
+			return nil, err
+		}
+	}
+	j.shards[partition] = s
+	return s, nil
+}
+
+// shardState is a shard and its clocks; one task uses it at a time.
+type shardState struct {
+	kv      *statestore.KeyValueShard
+	meta    shardMeta
+	changed bool
+}
+
+// Process joins the batch's records, in order.
+func (j *Join) Process(_ context.Context, b *engine.Batch) error {
+	s, err := j.shard(b.Partition)
+	if err != nil {
+		return err
+	}
+	out := make([]*engine.Record, 0, len(b.Records))
+	for _, r := range b.Records {
+		side, ok, err := j.sideOf(r)
+		switch {
+		case err != nil:
+			b.Fail(r, err)
+			continue
+		case !ok:
+			out = append(out, r)
+			continue
+		}
+		results, err := j.processRecord(s, side, r)
+		if err != nil {
+			return err
+		}
+		for _, res := range results {
+			if res.err != nil {
+				b.Fail(r, res.err)
+				continue
+			}
+			out = append(out, res.rec)
+		}
+	}
+	b.Records = out
+	if s.changed {
+		s.kv.Put(metaKey, s.meta.encode())
+		s.changed = false
+	}
+	return nil
+}
