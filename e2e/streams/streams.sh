@@ -5,6 +5,8 @@
 #
 #   streams.sh build          fetch the jars and compile (both cached); print the
 #                             classpath as the last line of stdout
+#   streams.sh join [FILE]    the same for the stream–stream join reference
+#                             (src/StreamsJoinReference.java, e2e/streams_join_diff_test.go)
 #   streams.sh run [FILE]     build, then run the reference on FILE (or stdin), writing
 #                             JSON lines to stdout (java -Xmx1g; the state directories
 #                             are under /dev/shm when it exists, and removed at exit)
@@ -66,5 +68,10 @@ run)
 	exec java -Xms256m -Xmx1g -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:+ExitOnOutOfMemoryError \
 		-Djava.awt.headless=true -cp "$cp" StreamsReference "$@"
 	;;
-*) die "usage: streams.sh build | run [FILE]" ;;
+join)
+	cp="$(build | tail -n 1)"
+	exec java -Xms256m -Xmx1g -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:+ExitOnOutOfMemoryError \
+		-Djava.awt.headless=true -cp "$cp" StreamsJoinReference "$@"
+	;;
+*) die "usage: streams.sh build | run [FILE] | join [FILE]" ;;
 esac

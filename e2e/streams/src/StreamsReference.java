@@ -374,7 +374,7 @@ public final class StreamsReference {
         return Math.round(sum);
     }
 
-    private static void deleteTree(final Path dir) {
+    static void deleteTree(final Path dir) {
         if (!Files.exists(dir)) {
             return;
         }
