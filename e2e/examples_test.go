@@ -20,6 +20,7 @@ var exampleChecks = map[string]func(t *testing.T, file string){
 	"nexmark-q2.yaml":      checkNexmarkQ2,
 	"nexmark-q5.yaml":      checkNexmarkQ5,
 	"nexmark-q7.yaml":      checkNexmarkQ7,
+	"nexmark-q8.yaml":      checkNexmarkQ8,
 	"wordcount-kafka.yaml": checkWordcountKafkaExample,
 	"orders-enrich.yaml":   checkOrdersEnrichExample,
 }

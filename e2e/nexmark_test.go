@@ -171,3 +171,50 @@ func checkNexmarkQ7(t *testing.T, file string) {
 		t.Fatalf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// checkNexmarkQ8: every (person, auction) pair whose auction the person
+// opened 0 to 2 s after registering, computed over the generated events.
+func checkNexmarkQ8(t *testing.T, file string) {
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	gen := nexmark.NewGenerator(1, base, 10000)
+	registered := map[int64]int64{} // person → date_time
+	var want []string
+	auctions := 0
+	for n := int64(0); n < nexmarkEvents; n++ {
+		kind := nexmark.KindOf(n)
+		if kind == nexmark.Bid {
+			continue
+		}
+		v, _ := gen.Event(n)
+		ts := v["date_time"].(int64)
+		if kind == nexmark.Person {
+			registered[v["id"].(int64)] = ts
+			continue
+		}
+		auctions++
+		if at, ok := registered[v["seller"].(int64)]; ok && ts-at >= 0 && ts-at <= 2000 {
+			want = append(want, fmt.Sprintf("%d@%d:%d@%d", v["seller"], at, v["id"], ts))
+		}
+	}
+	stdout, stderr, code := runPipeline(t, nil, "run", "-c", file, "-s", fmt.Sprintf("input.nexmark.count=%d", nexmarkEvents), "-s", "state.dir="+t.TempDir())
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var r struct {
+			Person, Registered, Auction, Opened int64
+			Name, Item                          string
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil || r.Name == "" || r.Item == "" {
+			t.Fatalf("output line %q: %v (want a person's name and an item)", line, err)
+		}
+		got = append(got, fmt.Sprintf("%d@%d:%d@%d", r.Person, r.Registered, r.Auction, r.Opened))
+	}
+	sort.Strings(want)
+	sort.Strings(got)
+	if len(want) < 100 || strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got %d pairs, want %d (at least 100)\ngot:  %.400v\nwant: %.400v", len(got), len(want), got, want)
+	}
+	t.Logf("%d pairs of a person and an auction they opened within 2 s (of %d auctions)", len(want), auctions)
+}
