@@ -29,6 +29,8 @@ func Plugin() engine.InputPlugin {
 			Fields: []config.Field{
 				config.Expr("value", "The value of each record, an expression; meta.offset is the record's 0-based sequence number.").
 					Required().Example(`{"id": meta.offset, "name": "user" + string(meta.offset)}`, `"hello"`),
+				config.Expr("key", "The key of each record, an expression evaluated after value (it sees it): a string or bytes as they are, a number as its decimal text; nil or no key expression: no key.").
+					Example(`"user-" + string(meta.offset % 100)`, `value.id`),
 				config.Int("count", "How many records to generate before the input ends; 0 generates without end.").
 					Default(0).Example(1000000),
 				config.Duration("interval", "The time between records; 0 generates as fast as records are taken. With an interval, each batch holds one record.").
@@ -48,6 +50,7 @@ func Plugin() engine.InputPlugin {
 // Input is a running generate input.
 type Input struct {
 	value     *engine.Expr
+	key       *engine.Expr // nil: no key
 	count     int64
 	interval  time.Duration
 	batchSize int
@@ -72,6 +75,11 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Input, error) {
 		errs = append(errs, config.AsErrors(err)...)
 	}
 	in.value = value
+	if conf.Has("key") {
+		if in.key, err = engine.CompileExpr(conf.Expr("key"), engine.AnyResult); err != nil {
+			errs = append(errs, config.AsErrors(err)...)
+		}
+	}
 	if in.count < 0 {
 		errs = append(errs, conf.Errorf("count", "must be 0 (without end) or more, got %d", in.count))
 	}
@@ -116,6 +124,15 @@ func (in *Input) Read(ctx context.Context) (engine.InputBatch, error) {
 			return engine.InputBatch{}, fmt.Errorf("generating record %d: %w", rec.Offset, err)
 		}
 		rec.SetValue(v)
+		if in.key != nil {
+			k, err := in.key.Eval(rec)
+			if err == nil {
+				rec.Key, err = engine.KeyBytes(k)
+			}
+			if err != nil {
+				return engine.InputBatch{}, fmt.Errorf("generating record %d: key: %w", rec.Offset, err)
+			}
+		}
 		recs[i] = rec
 	}
 	in.seq += n

@@ -33,7 +33,11 @@ func show(t *testing.T, b engine.InputBatch) string {
 		if r.Source.Partition != "generate" || r.Source.Input != "gen" || r.Timestamp == 0 {
 			t.Fatalf("record %s: source %+v timestamp %d", r.Describe(), r.Source, r.Timestamp)
 		}
-		parts = append(parts, fmt.Sprintf("%s@%d/%v", v, r.Offset, r.IsJSON()))
+		part := fmt.Sprintf("%s@%d/%v", v, r.Offset, r.IsJSON())
+		if r.Key != nil {
+			part = string(r.Key) + "=" + part
+		}
+		parts = append(parts, part)
 	}
 	return b.Partition + " " + strings.Join(parts, " ")
 }
@@ -54,6 +58,10 @@ func TestRead(t *testing.T) {
 			want: []string{`generate 2 item 0@0/false item 1@1/false`}},
 		{name: "timestamp and meta", fields: `{value: 'timestamp > 0 && meta.partition == "generate" && meta.input == "gen"', count: 1}`,
 			want: []string{`generate 1 true@0/true`}},
+		{name: "keys", fields: `{value: '{"id": meta.offset * 10}', key: '"k" + string(value.id)', count: 2}`,
+			want: []string{`generate 2 k0={"id":0}@0/true k10={"id":10}@1/true`}},
+		{name: "numeric key and nil key", fields: `{value: 'meta.offset', key: 'value == 1 ? nil : value * 3', count: 3}`,
+			want: []string{`generate 3 0=0@0/true 1@1/true 6=2@2/true`}},
 		{name: "unbounded", fields: `{value: 'meta.offset * 2', batch_size: 3}`, batches: 2,
 			want: []string{`generate 3 0@0/true 2@1/true 4@2/true`, `generate 6 6@3/true 8@4/true 10@5/true`}},
 	}
@@ -131,6 +139,14 @@ func TestEvalErrorNamesRecord(t *testing.T) {
 	_, err := in.Read(context.Background())
 	if err == nil || !strings.HasPrefix(err.Error(), "generating record 2: [10, 20][meta.offset]: ") {
 		t.Fatalf("error %v, want one naming record 2 and the expression", err)
+	}
+}
+
+func TestKeyErrorNamesRecord(t *testing.T) {
+	in := newTestInput(t, `{value: 'meta.offset', key: 'value == 1 ? {"a": 1} : "k"', batch_size: 5}`)
+	_, err := in.Read(context.Background())
+	if err == nil || err.Error() != "generating record 1: key: want a string, bytes or a number, got an object" {
+		t.Fatalf("error %v, want one naming record 1 and what its key is", err)
 	}
 }
 
