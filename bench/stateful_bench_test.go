@@ -50,9 +50,9 @@ func pipelineBinary(b *testing.B) string {
 }
 
 type runResult struct {
-	wall   time.Duration
-	rssMiB float64
-	stdout []byte
+	wall           time.Duration
+	rssMiB         float64
+	stdout, stderr []byte
 }
 
 func runBinary(b *testing.B, env []string, args ...string) runResult {
@@ -68,7 +68,7 @@ func runBinary(b *testing.B, env []string, args ...string) runResult {
 	}
 	wall := time.Since(start)
 	rss := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
-	return runResult{wall: wall, rssMiB: rss, stdout: out.Bytes()}
+	return runResult{wall: wall, rssMiB: rss, stdout: out.Bytes(), stderr: errOut.Bytes()}
 }
 
 // cachedFile makes a generated input once per machine: it is large.

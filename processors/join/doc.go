@@ -39,8 +39,16 @@
 // state.cache_size, at least 1 MiB); when it is full the follower waits
 // for the next fold: the next batch, or the next commit (every
 // commit_interval at least once; under exactly-once an idle pipeline does
-// not commit, so there the follower waits for records to flow). Lookups keep the decoded rows of recent keys in a
-// small cache, dropped for every key a fold changes.
+// not commit, so there the follower waits for records to flow).
+//
+// # Lookups
+//
+// While the table fits half of state.cache_size (estimated) it is also
+// held in memory, as the stored bytes of each row, kept up to date by the
+// load and by every fold, and lookups are map reads; once it outgrows that
+// it is dropped for good and lookups read the shard. Either way the
+// decoded rows of recent keys stay in a small cache, dropped for every key
+// a fold changes.
 //
 // A stream record is thus joined with the table as of the changes read
 // before its batch began: the table follows its topic in the background,

@@ -91,6 +91,12 @@ type Join struct {
 	room         chan struct{} // closed by the next fold; nil while nobody waits
 	cache        map[string]cachedRow
 	cacheLimit   int
+	// memory holds the whole table while it fits memoryBudget (bytes,
+	// estimated), so that a lookup is a map read; nil once it outgrew it,
+	// and lookups read the shard.
+	memory       map[string][]byte
+	memoryBytes  int
+	memoryBudget int
 	followErr    error // why the follower stopped, when it failed
 
 	cancel context.CancelFunc
@@ -158,6 +164,7 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Processor, error) {
 	cacheBudget := res.StateCacheBytes()
 	j.maxPending = int(max(cacheBudget/4, 1<<20))
 	j.cacheLimit = int(min(max(cacheBudget/1024, 1000), 100_000))
+	j.memoryBudget = int(cacheBudget / 2)
 	j.unmatched = res.Counter("pipeline_join_unmatched_records_total", "Records an inner join dropped: their key found no table row, or was nil.")
 	j.tombstones = res.Counter("pipeline_join_tombstones_total", "Records without a value (tombstones), which a join drops.")
 	j.changes = res.Counter("pipeline_join_table_changes_total", "Table records read (upserts and deletes), while loading and after.")
@@ -188,6 +195,7 @@ func (j *Join) Start(ctx context.Context) error {
 	}
 	began, progress := time.Now(), time.Now()
 	var records int64
+	j.memory = map[string][]byte{}
 	ended := false
 	err := j.store.Reload(globalPartition, func(put func(key, value []byte) error) error {
 		for j.asTable == nil || !j.asTable.CaughtUp() {
@@ -207,6 +215,7 @@ func (j *Join) Start(ctx context.Context) error {
 				if err := put(key, c.value); err != nil {
 					return err
 				}
+				j.remember(key, c)
 				records++
 			}
 			j.changes.Add(float64(len(b.Records)))
@@ -221,7 +230,8 @@ func (j *Join) Start(ctx context.Context) error {
 		_ = j.table.Close(ctx)
 		return fmt.Errorf("loading the table: %w", err)
 	}
-	j.log.Info("the join's table is loaded", "records", records, "took", time.Since(began).Round(time.Millisecond))
+	j.log.Info("the join's table is loaded", "records", records, "took", time.Since(began).Round(time.Millisecond),
+		"in_memory", j.memory != nil)
 	j.shard = j.store.Shard(globalPartition)
 	j.pending, j.cache = map[string]change{}, map[string]cachedRow{}
 	if ended {
@@ -332,6 +342,7 @@ func (j *Join) fold() {
 		} else {
 			j.shard.Put([]byte(k), c.value)
 		}
+		j.remember([]byte(k), c)
 		delete(j.cache, k)
 	}
 	clear(j.pending)
@@ -341,6 +352,31 @@ func (j *Join) fold() {
 		j.room = nil
 	}
 }
+
+// remember applies a change to the table held in memory, and lets go of
+// it for good once it outgrows its budget: from then on lookups read the
+// shard, which holds every row as well.
+func (j *Join) remember(key []byte, c change) {
+	if j.memory == nil {
+		return
+	}
+	if old, had := j.memory[string(key)]; had {
+		j.memoryBytes -= len(key) + len(old) + memoryOverhead
+		delete(j.memory, string(key))
+	}
+	if !c.del {
+		j.memory[string(key)] = c.value
+		j.memoryBytes += len(key) + len(c.value) + memoryOverhead
+	}
+	if j.memoryBytes > j.memoryBudget {
+		j.log.Info("the join's table outgrew half of state.cache_size: lookups read it from the state directory", "cache_size_half", j.memoryBudget)
+		j.memory, j.memoryBytes = nil, 0
+	}
+}
+
+// memoryOverhead approximates what a row held in memory costs beyond its
+// key and value (the map's entry, the string and slice headers).
+const memoryOverhead = 48
 
 // FlushState moves the table changes read so far into the store; the
 // engine calls it just before it commits.
@@ -359,10 +395,17 @@ func (j *Join) lookup(key []byte) (any, bool, error) {
 	if c, ok := j.cache[string(key)]; ok {
 		return c.row, c.found, nil
 	}
-	stored, found, err := j.shard.Get(key)
-	if err != nil {
-		return nil, false, err
+	var stored []byte
+	var found bool
+	if j.memory != nil {
+		stored, found = j.memory[string(key)]
+	} else {
+		var err error
+		if stored, found, err = j.shard.Get(key); err != nil {
+			return nil, false, err
+		}
 	}
+	var err error
 	var row any
 	if found {
 		if row, err = engine.LoadStoredValue(stored); err != nil {
