@@ -355,13 +355,8 @@ http: { enabled: false }
 	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, pipelineBin, "run", "-c", cfg)
-	cmd.Dir = dir
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("the pipeline: %v\n%s", err, lastLines(stderr.String(), 20))
+	if err := runConfigIn(ctx, cfg, dir); err != nil {
+		return nil, err
 	}
 	var results []sjResult
 	err := forEachJSONLine(out, func(line []byte) error {

@@ -284,13 +284,8 @@ func runPipelineCase(ctx context.Context, c *sdCase, dir string) (*sdOutput, err
 	if err := os.WriteFile(cfg, []byte(pipelineConfig(c, in, out, dead, filepath.Join(dir, "state"))), 0o644); err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, pipelineBin, "run", "-c", cfg)
-	cmd.Dir = dir
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("the pipeline: %v\n%s", err, lastLines(stderr.String(), 20))
+	if err := runConfigIn(ctx, cfg, dir); err != nil {
+		return nil, err
 	}
 	o := newSDOutput()
 	o.Elapsed = time.Since(began)
@@ -362,6 +357,19 @@ func runPipelineCase(ctx context.Context, c *sdCase, dir string) (*sdOutput, err
 		return nil, fmt.Errorf("the pipeline's dead letters %s: %w", dead, err)
 	}
 	return o, nil
+}
+
+// runConfigIn runs the built binary on a config in dir, to its end.
+func runConfigIn(ctx context.Context, cfg, dir string) error {
+	cmd := exec.CommandContext(ctx, pipelineBin, "run", "-c", cfg)
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("the pipeline: %v\n%s", err, lastLines(stderr.String(), 20))
+	}
+	return nil
 }
 
 // forEachJSONLine calls fn for every line of a file that may not exist
