@@ -42,19 +42,25 @@ func (b *builder) coPartitioning(p *Pipeline) coPartitioning {
 
 func (c coPartitioning) includes(input int) bool { return c.inputs != nil && c.inputs[input] }
 
-// taskKeyOf is the task a batch of an input's partition goes to, and the
-// name of that task's state shard.
-func (r *runner) taskKeyOf(input int, partition string) (taskKey, string) {
-	c := r.p.coPartition
-	if !c.includes(input) {
-		return taskKey{input: input, partition: partition}, StatePartition(r.p.inputs[input].path, partition)
+// taskKeyOf is the task a batch of an input's partition goes to.
+func (r *runner) taskKeyOf(input int, partition string) taskKey {
+	if !r.p.coPartition.includes(input) {
+		return taskKey{input: input, partition: partition}
 	}
 	var n int32
 	if np, ok := r.p.inputs[input].input.(NumberedPartitions); ok {
 		n, _ = np.PartitionNumber(partition)
 	}
-	number := strconv.Itoa(int(n))
-	return taskKey{input: coPartitionedTask, partition: number}, c.name + "/" + number
+	return taskKey{input: coPartitionedTask, partition: strconv.Itoa(int(n))}
+}
+
+// shardOf names the state shard of a task: the input's partition, or for
+// co-partitioned inputs, their labels and the partition number.
+func (r *runner) shardOf(key taskKey) string {
+	if key.input == coPartitionedTask {
+		return r.p.coPartition.name + "/" + key.partition
+	}
+	return StatePartition(r.p.inputs[key.input].path, key.partition)
 }
 
 // coPartitionedTask stands for the co-partitioned inputs in a taskKey.

@@ -68,11 +68,11 @@ func (r *runner) newTaskSet() *taskSet {
 // send hands an item to the task of an input's partition, starting the
 // task on its first.
 func (ts *taskSet) send(ctx context.Context, input int, partition string, item taskItem) {
-	key, shard := ts.r.taskKeyOf(input, partition)
+	key := ts.r.taskKeyOf(input, partition)
 	if key.input != coPartitionedTask {
 		ch, ok := ts.tasks[key]
 		if !ok {
-			ch = ts.r.startTask(ctx, shard)
+			ch = ts.r.startTask(ctx, ts.r.shardOf(key))
 			ts.tasks[key] = ch
 		}
 		ch <- item
@@ -82,7 +82,7 @@ func (ts *taskSet) send(ctx context.Context, input int, partition string, item t
 	sh.mu.Lock()
 	ch, ok := sh.tasks[key]
 	if !ok {
-		ch = ts.r.startTask(ctx, shard)
+		ch = ts.r.startTask(ctx, ts.r.shardOf(key))
 		sh.tasks[key] = ch
 	}
 	sh.mu.Unlock()

@@ -397,15 +397,12 @@ func (j *Join) lookup(key []byte) (any, bool, error) {
 	}
 	var stored []byte
 	var found bool
+	var err error
 	if j.memory != nil {
 		stored, found = j.memory[string(key)]
-	} else {
-		var err error
-		if stored, found, err = j.shard.Get(key); err != nil {
-			return nil, false, err
-		}
+	} else if stored, found, err = j.shard.Get(key); err != nil {
+		return nil, false, err
 	}
-	var err error
 	var row any
 	if found {
 		if row, err = engine.LoadStoredValue(stored); err != nil {

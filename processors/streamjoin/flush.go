@@ -48,40 +48,22 @@ func (j *Join) Flush(_ context.Context, b *engine.Batch) (more bool, err error) 
 // flushShard emits a shard's unmatched records until the batch holds
 // flushChunk; true when it is full.
 func (j *Join) flushShard(s *shardState, b *engine.Batch) (bool, error) {
-	var emitted [][]byte
-	var scanErr error
-	err := s.kv.Range([]byte{outerSpace}, []byte{outerSpace + 1}, func(k, v []byte) bool {
+	err := j.scanUnmatched(s, func(t int64, side byte, key []byte, rec func() (*engine.Record, error)) (emit, more bool, err error) {
 		if len(b.Records) >= flushChunk {
-			return false
+			return false, false, nil
 		}
-		t, side, key, err := parseOuterKey(k)
-		if err == nil {
-			var rec *engine.Record
-			if rec, err = decodeBuffered(v); err == nil {
-				rec.Key, rec.Timestamp = key, t
-				res := j.unmatchedResult(rec, side, key, t, rec)
-				if err = res.err; err == nil {
-					j.unmatched.Inc()
-					b.Records = append(b.Records, res.rec)
-				}
-			}
-		}
+		r, err := rec()
 		if err != nil {
-			scanErr = err
-			return false
+			return false, false, err
 		}
-		emitted = append(emitted, append([]byte(nil), k...))
-		return true
+		res := j.unmatchedResult(r, side, key, t, r)
+		if res.err != nil {
+			return false, false, res.err
+		}
+		b.Records = append(b.Records, res.rec)
+		return true, true, nil
 	})
-	for _, k := range emitted {
-		s.kv.Delete(k)
-	}
-	if len(emitted) > 0 {
-		s.meta.minTime = maxTime
-		s.kv.Put(metaKey, s.meta.encode())
-	}
-	if err == nil {
-		err = scanErr
-	}
+	s.meta.minTime = maxTime
+	s.kv.Put(metaKey, s.meta.encode())
 	return len(b.Records) >= flushChunk, err
 }

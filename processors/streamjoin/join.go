@@ -1,6 +1,7 @@
 package streamjoin
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -150,45 +151,58 @@ func (j *Join) emitClosed(s *shardState, side byte, trigger *engine.Record) ([]r
 	}
 	m.minTime, s.changed = maxTime, true
 	var results []result
-	var emitted [][]byte
 	open := [2]bool{}
-	var scanErr error
-	err := s.kv.Range([]byte{outerSpace}, []byte{outerSpace + 1}, func(k, v []byte) bool {
-		t, entrySide, key, err := parseOuterKey(k)
-		if err != nil {
-			scanErr = err
-			return false
-		}
+	err := j.scanUnmatched(s, func(t int64, entrySide byte, key []byte, rec func() (*engine.Record, error)) (emit, more bool, err error) {
 		m.minTime = t
 		if open[leftSide] && open[rightSide] {
-			return false
+			return false, false, nil
 		}
 		if t+j.lookBack(entrySide)+j.grace >= m.streamTime {
 			open[entrySide] = true
-			return true
+			return false, true, nil
 		}
-		rec, err := decodeBuffered(v)
+		r, err := rec()
 		if err != nil {
-			scanErr = err
+			return false, false, err
+		}
+		r.Source = trigger.Source
+		results = append(results, j.unmatchedResult(r, entrySide, key, t, r))
+		return true, true, nil
+	})
+	return results, err
+}
+
+// scanUnmatched walks the outer store in order, calling visit with each
+// waiting record (rec decodes it, its key and timestamp set); the records
+// visit says to emit are deleted once the walk is over, and counted.
+func (j *Join) scanUnmatched(s *shardState, visit func(t int64, side byte, key []byte, rec func() (*engine.Record, error)) (emit, more bool, err error)) error {
+	var emitted [][]byte
+	var visitErr error
+	err := s.kv.Range([]byte{outerSpace}, []byte{outerSpace + 1}, func(k, v []byte) bool {
+		t, side, key, err := parseOuterKey(k)
+		if err != nil {
+			visitErr = err
 			return false
 		}
-		rec.Key, rec.Timestamp = key, t
-		rec.Source = trigger.Source
-		j.unmatched.Inc()
-		results = append(results, j.unmatchedResult(rec, entrySide, key, t, rec))
-		emitted = append(emitted, append([]byte(nil), k...))
-		return true
+		rec := func() (*engine.Record, error) {
+			r, err := decodeBuffered(v)
+			if err == nil {
+				r.Key, r.Timestamp = key, t
+			}
+			return r, err
+		}
+		emit, more, err := visit(t, side, key, rec)
+		if emit {
+			emitted = append(emitted, append([]byte(nil), k...))
+		}
+		visitErr = err
+		return more && err == nil
 	})
-	if err == nil {
-		err = scanErr
-	}
-	if err != nil {
-		return nil, err
-	}
 	for _, k := range emitted {
 		s.kv.Delete(k)
 	}
-	return results, nil
+	j.unmatched.Add(float64(len(emitted)))
+	return cmp.Or(err, visitErr)
 }
 
 const maxTime = int64(^uint64(0) >> 1)
