@@ -115,6 +115,21 @@ func (p *bgPipeline) stderr() string {
 	return p.errb.String()
 }
 
+// awaitLog waits until the pipeline logged a line containing text.
+func (p *bgPipeline) awaitLog(t *testing.T, text string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(p.stderr(), text) {
+		if p.exited() {
+			t.Fatalf("the pipeline exited before logging %q:\n%s", text, p.stderr())
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pipeline did not log %q in %s:\n%s", text, timeout, p.stderr())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func (p *bgPipeline) exited() bool {
 	select {
 	case <-p.done:

@@ -272,8 +272,26 @@ func (in *Input) joinAs(instance string) kgo.Opt {
 }
 
 // onAssigned is called once a join completed, even one that assigned no
-// partitions.
-func (in *Input) onAssigned(context.Context, *kgo.Client, map[string][]int32) { in.ready.assigned() }
+// partitions. The partitions are logged, as an operator follows work
+// moving between instances (Kafka Streams logs its assignments too).
+func (in *Input) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	if len(assigned) > 0 {
+		in.log.Info("partitions assigned", "partitions", partitionList(assigned))
+	}
+	in.ready.assigned()
+}
+
+// partitionList is partitions as "topic/N" in order, for a log line.
+func partitionList(parts map[string][]int32) []string {
+	var names []string
+	for topic, ps := range parts {
+		for _, p := range ps {
+			names = append(names, partitionName(topic, p))
+		}
+	}
+	slices.Sort(names)
+	return names
+}
 
 // onLost is onRevoked for a member whose group session ended by an error:
 // it must join again before it can go on.
@@ -285,6 +303,9 @@ func (in *Input) onLost(ctx context.Context, client *kgo.Client, lost map[string
 // onRevoked drops what was fetched for partitions this member no longer
 // owns: their new owner reads them from the last committed offset.
 func (in *Input) onRevoked(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	if len(lost) > 0 {
+		in.log.Info("partitions revoked", "partitions", partitionList(lost))
+	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for topic, parts := range lost {
