@@ -10,6 +10,7 @@ import (
 	"github.com/pipelinehq/pipeline/processors/log"
 	"github.com/pipelinehq/pipeline/processors/mapping"
 	"github.com/pipelinehq/pipeline/processors/streamjoin"
+	"github.com/pipelinehq/pipeline/processors/tablejoin"
 )
 
 // Register adds every built-in processor to r.
@@ -22,4 +23,5 @@ func Register(r *engine.Registry) {
 	r.AddProcessor(log.Plugin())
 	r.AddProcessor(mapping.Plugin())
 	r.AddProcessor(streamjoin.Plugin())
+	r.AddProcessor(tablejoin.Plugin())
 }
