@@ -1,21 +1,25 @@
 package e2e
 
-// TestStreamsJoinDiff: the stream_join processor against the real Kafka
-// Streams (issue 12, item 3): the same events go through KStream#join,
-// #leftJoin and #outerJoin with JoinWindows in TopologyTestDriver
+// TestStreamsJoinDiff: the join processors against the real Kafka Streams
+// (issue 12, item 3): the same events go through KStream#join, #leftJoin
+// and #outerJoin with JoinWindows, KStream#join/#leftJoin(KTable) and
+// KTable#join/#leftJoin/#outerJoin(KTable) in TopologyTestDriver
 // (e2e/streams/src/StreamsJoinReference.java) and through the built
-// binary's stream_join, in the same order, and the two sequences of results
-// (key, the joined values, timestamp) must be identical, order included.
+// binary's stream_join and table_join, in the same order, and the two
+// sequences of results (key, the joined values or a tombstone, timestamp)
+// must be identical, order included.
 //
 // Every set ends with a far-future left record of its own key, which
 // closes every window so that Kafka Streams emits every unmatched result
 // the pipeline emits; the pipeline then also emits that record itself when
 // its input ends (Kafka Streams never does), which is left out.
 //
-// Cases are hand-written examples and seeded random sets: four keys, some
-// records without a key or without a value, timestamps out of order, some
-// behind by more than the window and grace, in milliseconds or in whole
-// seconds (records land exactly on window bounds).
+// Cases are hand-written examples (for tables, the one of Kafka Streams'
+// join documentation) and seeded random sets: four keys, some records
+// without a key or without a value (for tables one in eight a delete),
+// timestamps out of order, some behind by more than the window and grace,
+// in milliseconds or in whole seconds (records land exactly on window
+// bounds).
 //
 //	make build && cd e2e && go test -count=1 -run StreamsJoinDiff -v .
 //
@@ -46,6 +50,7 @@ type sjEvent struct {
 
 type sjCase struct {
 	Name                 string
+	Kind                 string // stream_stream (stream_join), stream_table or table_table (table_join)
 	Type                 string // inner, left, outer
 	Before, After, Grace int64  // ms
 	Events               []sjEvent
@@ -53,7 +58,7 @@ type sjCase struct {
 }
 
 // sjResult is one result: its key (nil: none), "left|right" ("-" for a
-// missing side), and timestamp.
+// missing side) or sjTombstone, and timestamp.
 type sjResult struct {
 	Key   *string
 	Value string
@@ -69,6 +74,24 @@ func (r sjResult) String() string {
 }
 
 const sjCloserKey = "~close"
+
+// sjTombstone is the value of a result without one (a table join's delete).
+const sjTombstone = "<tombstone>"
+
+func valueOrTombstone(v *string) string {
+	if v == nil {
+		return sjTombstone
+	}
+	return *v
+}
+
+// describe is a case's join, for a failure message.
+func (c *sjCase) describe() string {
+	if c.Kind != "stream_stream" {
+		return c.Kind + " " + c.Type
+	}
+	return fmt.Sprintf("%s, window before %dms after %dms grace %dms", c.Type, c.Before, c.After, c.Grace)
+}
 
 func TestStreamsJoinDiff(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -100,8 +123,8 @@ func TestStreamsJoinDiff(t *testing.T) {
 			want := ks[c.Name]
 			if d := firstDifference(want, got); d != "" {
 				status = "DISAGREE"
-				t.Errorf("%s, window before %dms after %dms grace %dms, %d events (seed %d): Kafka Streams gave %d results, the pipeline %d; %s",
-					c.Type, c.Before, c.After, c.Grace, len(c.Events), c.Seed, len(want), len(got), d)
+				t.Errorf("%s, %d events (seed %d): Kafka Streams gave %d results, the pipeline %d; %s",
+					c.describe(), len(c.Events), c.Seed, len(want), len(got), d)
 			}
 		})
 		fmt.Fprintf(&summary, "%-34s %6d %8d  %s\n", c.Name, len(c.Events), len(ks[c.Name]), status)
@@ -151,21 +174,18 @@ func streamsJoinCases(t *testing.T) []*sjCase {
 	}
 	var cases []*sjCase
 	for _, f := range fixed {
-		c := &sjCase{Name: f.name, Type: f.typ, Before: f.before, After: f.after, Grace: f.grace}
-		for _, ev := range strings.Split(f.events, ",") {
-			side, kt, _ := strings.Cut(strings.TrimSpace(ev), " ")
-			k, ts, ok := strings.Cut(kt, "@")
-			var n int64
-			if _, err := fmt.Sscan(ts, &n); err != nil || !ok {
-				t.Fatalf("case %s: %q is not side key@ts", f.name, ev)
-			}
-			e := sjEvent{Side: side, TS: n, Value: strp(side + k + ts)}
-			if k != "_" {
-				e.Key = strp(k)
-			}
-			c.Events = append(c.Events, e)
-		}
+		c := &sjCase{Name: f.name, Kind: "stream_stream", Type: f.typ, Before: f.before, After: f.after, Grace: f.grace}
+		c.Events = parseJoinEvents(t, f.name, f.events)
 		cases = append(cases, withJoinCloser(c))
+	}
+	// The example of Kafka Streams' join documentation: one key, a change
+	// per step, "-" deleting (README, "Stream–table and table–table joins").
+	const docExample = "L k@3 A, R k@4 a, L k@5 B, R k@6 b, L k@7 -, R k@8 -, L k@9 C, R k@10 c, " +
+		"R k@11 -, L k@12 -, R k@13 -, R k@14 d, L k@15 D"
+	for _, kt := range [][2]string{{"stream_table", "inner"}, {"stream_table", "left"},
+		{"table_table", "inner"}, {"table_table", "left"}, {"table_table", "outer"}} {
+		cases = append(cases, withJoinCloser(&sjCase{Name: "doc_" + kt[0] + "_" + kt[1], Kind: kt[0], Type: kt[1],
+			Events: parseJoinEvents(t, "doc", docExample)}))
 	}
 	n := 1500
 	if os.Getenv("STRESS") != "" {
@@ -191,11 +211,49 @@ func streamsJoinCases(t *testing.T) []*sjCase {
 		}
 		seed := uint64(7001 + i)
 		c := &sjCase{Name: fmt.Sprintf("%s_b%d_a%d_g%d_%s", g.typ, g.before/1000, g.after/1000, g.grace/1000, unit),
-			Type: g.typ, Before: g.before, After: g.after, Grace: g.grace, Seed: seed}
-		c.Events = generateJoinEvents(seed, c, n, g.seconds)
+			Kind: "stream_stream", Type: g.typ, Before: g.before, After: g.after, Grace: g.grace, Seed: seed}
+		c.Events = generateJoinEvents(seed, c, n, g.seconds, 40)
+		cases = append(cases, withJoinCloser(c))
+	}
+	// Tables: more deletes (one change in eight), and a window only to
+	// spread the timestamps the results carry.
+	for i, kt := range [][2]string{{"stream_table", "inner"}, {"stream_table", "left"},
+		{"table_table", "inner"}, {"table_table", "left"}, {"table_table", "outer"}} {
+		seed := uint64(7101 + i)
+		c := &sjCase{Name: fmt.Sprintf("%s_%s_seeded", kt[0], kt[1]), Kind: kt[0], Type: kt[1], Before: 5000, After: 5000, Seed: seed}
+		c.Events = generateJoinEvents(seed, c, n, i%2 == 1, 8)
 		cases = append(cases, withJoinCloser(c))
 	}
 	return cases
+}
+
+// parseJoinEvents reads "side key@ts[ value]", …: key _ is none, value -
+// a tombstone; the value defaults to side+key+ts.
+func parseJoinEvents(t *testing.T, name, spec string) []sjEvent {
+	var events []sjEvent
+	for _, ev := range strings.Split(spec, ",") {
+		f := strings.Fields(ev)
+		if len(f) < 2 {
+			t.Fatalf("case %s: %q is not side key@ts", name, ev)
+		}
+		k, ts, ok := strings.Cut(f[1], "@")
+		var n int64
+		if _, err := fmt.Sscan(ts, &n); err != nil || !ok {
+			t.Fatalf("case %s: %q is not side key@ts", name, ev)
+		}
+		e := sjEvent{Side: f[0], TS: n, Value: strp(f[0] + k + ts)}
+		if len(f) > 2 {
+			e.Value = strp(f[2])
+			if f[2] == "-" {
+				e.Value = nil
+			}
+		}
+		if k != "_" {
+			e.Key = strp(k)
+		}
+		events = append(events, e)
+	}
+	return events
 }
 
 func withJoinCloser(c *sjCase) *sjCase {
@@ -210,8 +268,8 @@ func withJoinCloser(c *sjCase) *sjCase {
 // generateJoinEvents makes n events on both sides: a clock moves forward,
 // and each event is behind it by a delay that is mostly within the window,
 // sometimes within grace past it, and now and then far behind; one in
-// forty has no key, one in forty no value.
-func generateJoinEvents(seed uint64, c *sjCase, n int, seconds bool) []sjEvent {
+// forty has no key, one in tombstoneEvery no value.
+func generateJoinEvents(seed uint64, c *sjCase, n int, seconds bool, tombstoneEvery int) []sjEvent {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	keys := []string{"A", "B", "C", "D"}
 	span := c.Before + c.After + c.Grace
@@ -248,10 +306,9 @@ func generateJoinEvents(seed uint64, c *sjCase, n int, seconds bool) []sjEvent {
 			side = "R"
 		}
 		e := sjEvent{Side: side, Key: strp(keys[r.IntN(len(keys))]), Value: strp(fmt.Sprintf("%s%d", side, i)), TS: clock - delay}
-		switch r.IntN(40) {
-		case 0:
+		if r.IntN(40) == 0 {
 			e.Key = nil
-		case 1:
+		} else if r.IntN(tombstoneEvery) == 0 {
 			e.Value = nil
 		}
 		events = append(events, e)
@@ -269,7 +326,7 @@ func runStreamsJoinReference(ctx context.Context, cases []*sjCase) (map[string][
 		for _, e := range c.Events {
 			events = append(events, [4]any{e.Side, e.Key, e.Value, e.TS})
 		}
-		in.Cases = append(in.Cases, map[string]any{"name": c.Name, "type": c.Type,
+		in.Cases = append(in.Cases, map[string]any{"name": c.Name, "kind": c.Kind, "type": c.Type,
 			"before": c.Before, "after": c.After, "grace": c.Grace, "events": events})
 	}
 	input, err := json.Marshal(in)
@@ -290,8 +347,8 @@ func runStreamsJoinReference(ctx context.Context, cases []*sjCase) (map[string][
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		var line struct {
-			Case, Type, Value, Message string
-			Key                        *string
+			Case, Type, Message        string
+			Key, Value                 *string
 			TS                         int64
 			After, Events, Results, MS int64
 		}
@@ -303,7 +360,7 @@ func runStreamsJoinReference(ctx context.Context, cases []*sjCase) (map[string][
 		switch line.Type {
 		case "result":
 			if line.Key == nil || *line.Key != sjCloserKey {
-				out[line.Case] = append(out[line.Case], sjResult{line.Key, line.Value, line.TS})
+				out[line.Case] = append(out[line.Case], sjResult{line.Key, valueOrTombstone(line.Value), line.TS})
 			}
 		case "done":
 			done[line.Case] = true
@@ -317,6 +374,19 @@ func runStreamsJoinReference(ctx context.Context, cases []*sjCase) (map[string][
 		}
 	}
 	return out, nil
+}
+
+// joinStep is the case's join processor, its sides told apart by the
+// side header.
+func (c *sjCase) joinStep() string {
+	sides := `left: { when: 'headers.side == "L"' }
+        right: { when: 'headers.side == "R"' }
+        value: '(left ?? "-") + "|" + (right ?? "-")'
+        type: ` + c.Type
+	if c.Kind != "stream_stream" {
+		return fmt.Sprintf("table_join:\n        kind: %s\n        %s", c.Kind, sides)
+	}
+	return fmt.Sprintf("stream_join:\n        window: { before: %dms, after: %dms, grace: %dms }\n        %s", c.Before, c.After, c.Grace, sides)
 }
 
 // runPipelineJoinCase runs the built binary on one case: the events in
@@ -341,17 +411,12 @@ pipeline:
   processors:
     - map: { key: value.k, timestamp: value.t, headers: { side: value.s } }
     - map: { value: value.v }
-    - stream_join:
-        left: { when: 'headers.side == "L"' }
-        right: { when: 'headers.side == "R"' }
-        type: %s
-        window: { before: %dms, after: %dms, grace: %dms }
-        value: '(left ?? "-") + "|" + (right ?? "-")'
+    - %s
 output:
   file: { path: %q, codec: envelope }
 state: { dir: %q }
 http: { enabled: false }
-`, in, c.Type, c.Before, c.After, c.Grace, out, filepath.Join(dir, "state"))
+`, in, c.joinStep(), out, filepath.Join(dir, "state"))
 	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		return nil, err
 	}
@@ -361,15 +426,14 @@ http: { enabled: false }
 	var results []sjResult
 	err := forEachJSONLine(out, func(line []byte) error {
 		var r struct {
-			Key       *string
-			Value     string
-			Timestamp int64
+			Key, Value *string
+			Timestamp  int64
 		}
 		if err := json.Unmarshal(line, &r); err != nil {
 			return err
 		}
 		if r.Key == nil || *r.Key != sjCloserKey {
-			results = append(results, sjResult{r.Key, r.Value, r.Timestamp})
+			results = append(results, sjResult{r.Key, valueOrTombstone(r.Value), r.Timestamp})
 		}
 		return nil
 	})

@@ -30,5 +30,6 @@
 //
 // # Imports
 //
-// It imports config, engine and statestore, nothing of other components.
+// It imports config, engine, statestore and processors/internal/joinside,
+// nothing of other components.
 package streamjoin

@@ -251,28 +251,10 @@ func (j *Join) unmatchedResult(parent *engine.Record, side byte, key []byte, ts 
 }
 
 // makeResult builds a result record: the key, the timestamp, the parent's
-// headers, and the value expression's result (or {"left": …, "right": …}).
+// headers, and the value of l and r.
 func (j *Join) makeResult(parent *engine.Record, key []byte, ts int64, l, r any) result {
-	rec := engine.NewDerived(parent, nil)
-	rec.Key, rec.Timestamp = key, ts
-	if j.value == nil {
-		rec.SetValue(map[string]any{"left": l, "right": r})
-		return result{rec: rec}
-	}
-	rec.SetValue(cmpOr(l, r))
-	v, err := j.value.EvalWithSides(rec, l, r)
-	if err != nil {
-		return result{err: fmt.Errorf("value: %w", err)}
-	}
-	rec.SetValue(v)
-	return result{rec: rec}
-}
-
-func cmpOr(a, b any) any {
-	if a != nil {
-		return a
-	}
-	return b
+	rec, err := j.value.Result(parent, key, ts, l, r)
+	return result{rec: rec, err: err}
 }
 
 // encodeBuffered is a record as buffered: its headers, then its stored

@@ -2,9 +2,6 @@ package streamjoin
 
 import (
 	"context"
-	"fmt"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -12,6 +9,7 @@ import (
 
 	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/processors/internal/joinside"
 	"github.com/pipelinehq/pipeline/statestore"
 )
 
@@ -24,13 +22,6 @@ const (
 
 // Plugin is the stream_join processor.
 func Plugin() engine.ProcessorPlugin {
-	side := func(name, which string) config.Field {
-		return config.Object(name, "The "+which+" side: the records of one input, or those a condition picks (give one of the two).",
-			config.String("input", "The label of the input whose records are this side (its key in inputs:).").Example("orders"),
-			config.Expr("when", "A condition on the record: true puts it on this side (for two topics of one input, say).").
-				Example(`meta.topic == "orders"`),
-		).Required()
-	}
 	return engine.ProcessorPlugin{
 		Spec: config.Spec{
 			Name:    "stream_join",
@@ -47,8 +38,8 @@ func Plugin() engine.ProcessorPlugin {
 				"The sides' inputs are co-partitioned: partition N of each is joined with partition N of the other, and their topics must have as many partitions. " +
 				"Records of neither side pass through unchanged. When every input has ended, the unmatched records still waiting are emitted.",
 			Fields: []config.Field{
-				side("left", "left"),
-				side("right", "right"),
+				joinside.Field("left", "left"),
+				joinside.Field("right", "right"),
 				config.String("type", "inner: matches only; left: also left records that found no match; outer: also records of either side that found none.").
 					Default(inner).Enum(inner, left, outer),
 				config.Object("window", "How far apart in time two records may be and still join (Kafka Streams' JoinWindows).",
@@ -79,12 +70,12 @@ pipeline:
 
 // Join is the stream_join processor.
 type Join struct {
-	sides         [2]sideSpec // by side
-	outerSide     [2]bool     // by side: its unmatched records are emitted
-	keepUnmatched bool        // left or outer: unmatched records wait in the outer store
-	before, after int64       // milliseconds, as seen from a left record
+	sides         *joinside.Sides
+	outerSide     [2]bool // by side: its unmatched records are emitted
+	keepUnmatched bool    // left or outer: unmatched records wait in the outer store
+	before, after int64   // milliseconds, as seen from a left record
 	grace         int64
-	value         *engine.Expr // nil: {"left": …, "right": …}
+	value         *joinside.Value
 	store         *engine.KeyValueState
 
 	dropped, matched, unmatched prometheus.Counter
@@ -95,49 +86,10 @@ type Join struct {
 	flushing flushProgress
 }
 
-// sideSpec picks a side's records: by input label, or by a condition.
-type sideSpec struct {
-	input string
-	when  *engine.Expr
-}
-
 // New builds a stream join from its config.
 func New(conf *config.Parsed, res *engine.Resources) (engine.Processor, error) {
-	var errs config.Errors
-	j := &Join{shards: map[string]*shardState{}}
-	inputs := res.InputLabels()
-	var coPartition []string
-	everyInput := false
-	for _, s := range []struct {
-		field string
-		side  byte
-	}{{"left", leftSide}, {"right", rightSide}} {
-		sc := conf.Object(s.field)
-		if sc == nil {
-			continue // reported as missing
-		}
-		switch {
-		case sc.Has("input") == sc.Has("when"):
-			errs = append(errs, conf.Errorf(s.field, "give input (an input's label) or when (a condition), one of the two"))
-		case sc.Has("input"):
-			label := sc.String("input")
-			if !slices.Contains(inputs, label) {
-				errs = append(errs, sc.Errorf("input", "no input labelled %q (inputs: %s)%s", label, strings.Join(inputs, ", "), config.Suggest(label, inputs)))
-			}
-			j.sides[s.side].input = label
-			coPartition = append(coPartition, label)
-		default:
-			when, err := engine.CompileExpr(sc.Expr("when"), engine.BoolResult)
-			if err != nil {
-				errs = append(errs, config.AsErrors(err)...)
-			}
-			j.sides[s.side].when = when
-			everyInput = true
-		}
-	}
-	if l, r := j.sides[leftSide].input, j.sides[rightSide].input; l != "" && l == r {
-		errs = append(errs, conf.Object("right").Errorf("input", "both sides are input %q: give one side a when condition to tell its records apart", l))
-	}
+	sides, errs := joinside.Parse(conf, res.InputLabels())
+	j := &Join{sides: sides, shards: map[string]*shardState{}}
 	switch conf.String("type") {
 	case left:
 		j.outerSide[leftSide], j.keepUnmatched = true, true
@@ -146,25 +98,17 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Processor, error) {
 		j.keepUnmatched = true
 	}
 	errs = append(errs, j.parseWindow(conf)...)
-	if conf.Has("value") {
-		v, err := engine.CompileExpr(conf.Expr("value"), engine.AnyResult)
-		if err != nil {
-			errs = append(errs, config.AsErrors(err)...)
-		}
-		j.value = v
-	}
+	value, valueErrs := joinside.ParseValue(conf)
+	j.value, errs = value, append(errs, valueErrs...)
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	if everyInput {
-		coPartition = nil
-	}
-	res.CoPartition(coPartition...)
+	sides.CoPartition(res)
 	var err error
 	if j.store, err = res.KeyValue("buffers"); err != nil {
 		return nil, err
 	}
-	j.dropped = res.Counter("pipeline_join_dropped_records_total", "Records a join dropped: without a key or without a value (a tombstone).")
+	j.dropped = joinside.DroppedCounter(res)
 	j.matched = res.Counter("pipeline_join_matched_results_total", "Results of a stream join that joined two records.")
 	j.unmatched = res.Counter("pipeline_join_unmatched_results_total", "Results of a left or outer stream join with one side missing.")
 	return j, nil
@@ -203,23 +147,11 @@ func (j *Join) retention() int64 { return j.before + j.after + j.grace }
 
 // sideOf says which side a record is on.
 func (j *Join) sideOf(r *engine.Record) (side byte, ok bool, err error) {
-	for _, s := range []byte{leftSide, rightSide} {
-		spec := j.sides[s]
-		if spec.input != "" {
-			if r.Source != nil && r.Source.Input == spec.input {
-				return s, true, nil
-			}
-			continue
-		}
-		on, err := spec.when.EvalBool(r)
-		if err != nil {
-			return 0, false, fmt.Errorf("%s.when: %w", sideName(s), err)
-		}
-		if on {
-			return s, true, nil
-		}
+	which, ok, err := j.sides.Of(r)
+	if which == joinside.Left {
+		return leftSide, ok, err
 	}
-	return 0, false, nil
+	return rightSide, ok, err
 }
 
 func sideName(s byte) string {

@@ -2,7 +2,6 @@ package tablejoin
 
 import (
 	"context"
-	"fmt"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -73,7 +72,7 @@ type Join struct {
 	// outerSide is, by side, whether a row of it is joined when the other
 	// side has none (left: the left side; outer: both).
 	outerSide [2]bool
-	value     *engine.Expr // nil: {"left": …, "right": …}
+	value     *joinside.Value
 	store     *engine.KeyValueState
 
 	dropped, results prometheus.Counter
@@ -95,13 +94,8 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Processor, error) {
 		}
 		j.outerSide = [2]bool{true, true}
 	}
-	if conf.Has("value") {
-		v, err := engine.CompileExpr(conf.Expr("value"), engine.AnyResult)
-		if err != nil {
-			errs = append(errs, config.AsErrors(err)...)
-		}
-		j.value = v
-	}
+	value, valueErrs := joinside.ParseValue(conf)
+	j.value, errs = value, append(errs, valueErrs...)
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -110,7 +104,7 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Processor, error) {
 	if j.store, err = res.KeyValue("tables"); err != nil {
 		return nil, err
 	}
-	j.dropped = res.Counter("pipeline_join_dropped_records_total", "Records a join dropped: without a key, or a stream record without a value.")
+	j.dropped = joinside.DroppedCounter(res)
 	j.results = res.Counter("pipeline_join_results_total", "Records a table join emitted, tombstones included.")
 	return j, nil
 }
@@ -154,30 +148,13 @@ func (j *Join) Process(_ context.Context, b *engine.Batch) error {
 	return nil
 }
 
-// makeResult builds a result: the key, the timestamp, the parent's
-// headers, and the joined value (nil with tombstone).
+// makeResult builds a result at ts from left and right, or a tombstone,
+// with the parent's key and headers.
 func (j *Join) makeResult(parent *engine.Record, ts int64, l, r any, tombstone bool) (*engine.Record, error) {
-	rec := engine.NewDerived(parent, nil)
-	rec.Timestamp = ts
-	switch {
-	case tombstone:
-		return rec, nil
-	case j.value == nil:
-		rec.SetValue(map[string]any{"left": l, "right": r})
+	if tombstone {
+		rec := engine.NewDerived(parent, nil)
+		rec.Timestamp = ts
 		return rec, nil
 	}
-	rec.SetValue(firstNonNil(l, r))
-	v, err := j.value.EvalWithSides(rec, l, r)
-	if err != nil {
-		return nil, fmt.Errorf("value: %w", err)
-	}
-	rec.SetValue(v)
-	return rec, nil
-}
-
-func firstNonNil(a, b any) any {
-	if a != nil {
-		return a
-	}
-	return b
+	return j.value.Result(parent, parent.Key, ts, l, r)
 }

@@ -24,6 +24,7 @@ import org.apache.kafka.streams.TopologyTestDriver;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.JoinWindows;
 import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.StreamJoined;
 import org.apache.kafka.streams.kstream.ValueJoiner;
@@ -31,19 +32,24 @@ import org.apache.kafka.streams.test.TestRecord;
 
 /**
  * The reference side of e2e/streams_join_diff_test.go: runs event sets
- * through a stream–stream join of the real Kafka Streams DSL
- * (TopologyTestDriver, no broker) and writes what it emitted.
+ * through a join of the real Kafka Streams DSL (TopologyTestDriver, no
+ * broker) and writes what it emitted: stream–stream, stream–table or
+ * table–table, as each case's kind says.
  *
  * <p>Input (a file named by the first argument, or stdin):
  *
  * <pre>
- * {"cases": [{"name": "...", "type": "inner|left|outer", "before": ms, "after": ms, "grace": ms,
+ * {"cases": [{"name": "...", "kind": "stream_stream|stream_table|table_table", "type": "inner|left|outer",
+ *             "before": ms, "after": ms, "grace": ms,
  *             "events": [["L"|"R", key|null, value|null, timestampMs], ...]}, ...]}
  * </pre>
  *
  * One topology per case: left.join|leftJoin|outerJoin(right, joiner,
  * JoinWindows.ofTimeDifferenceAndGrace(after, grace).before(before).after(after)),
- * where the joiner writes "l|r", "-" for a missing side. Events are piped
+ * where the joiner writes "l|r", "-" for a missing side; for stream_table
+ * left.join|leftJoin(builder.table(right)), for table_table
+ * builder.table(left).join|leftJoin|outerJoin(builder.table(right)).toStream()
+ * (a tombstone result is written with value null). Events are piped
  * one by one, each with its own timestamp, into the topic of its side. The
  * outer-join emit interval is set to 0, so that unmatched results are
  * emitted by the first record that may emit them rather than at most once a
@@ -103,27 +109,21 @@ public final class StreamsJoinReference {
     private static void runCase(final JsonNode c, final String name, final Path dir, final JsonGenerator out) throws Exception {
         final long began = System.nanoTime();
         final StreamsBuilder builder = new StreamsBuilder();
-        final KStream<String, String> left = builder.stream("left", Consumed.with(Serdes.String(), Serdes.String()));
-        final KStream<String, String> right = builder.stream("right", Consumed.with(Serdes.String(), Serdes.String()));
         final ValueJoiner<String, String, String> joiner = (l, r) -> (l == null ? "-" : l) + "|" + (r == null ? "-" : r);
-        final JoinWindows windows = JoinWindows
-            .ofTimeDifferenceAndGrace(Duration.ofMillis(c.get("after").asLong()), Duration.ofMillis(c.get("grace").asLong()))
-            .before(Duration.ofMillis(c.get("before").asLong()))
-            .after(Duration.ofMillis(c.get("after").asLong()));
-        final StreamJoined<String, String, String> serdes = StreamJoined.with(Serdes.String(), Serdes.String(), Serdes.String());
+        final String type = c.get("type").asText();
         final KStream<String, String> joined;
-        switch (c.get("type").asText()) {
-            case "inner":
-                joined = left.join(right, joiner, windows, serdes);
+        switch (c.path("kind").asText("stream_stream")) {
+            case "stream_stream":
+                joined = streamStream(builder, c, type, joiner);
                 break;
-            case "left":
-                joined = left.leftJoin(right, joiner, windows, serdes);
+            case "stream_table":
+                joined = streamTable(builder, type, joiner);
                 break;
-            case "outer":
-                joined = left.outerJoin(right, joiner, windows, serdes);
+            case "table_table":
+                joined = tableTable(builder, type, joiner);
                 break;
             default:
-                throw new IllegalArgumentException("unknown join type " + c.get("type"));
+                throw new IllegalArgumentException("unknown join kind " + c.get("kind"));
         }
         joined.to("out", Produced.with(Serdes.String(), Serdes.String()));
 
@@ -172,5 +172,56 @@ public final class StreamsJoinReference {
         out.writeNumberField("ms", (System.nanoTime() - began) / 1_000_000);
         out.writeEndObject();
         out.writeRaw('\n');
+    }
+
+    private static KStream<String, String> streamStream(final StreamsBuilder builder, final JsonNode c, final String type,
+                                                        final ValueJoiner<String, String, String> joiner) {
+        final KStream<String, String> left = builder.stream("left", Consumed.with(Serdes.String(), Serdes.String()));
+        final KStream<String, String> right = builder.stream("right", Consumed.with(Serdes.String(), Serdes.String()));
+        final JoinWindows windows = JoinWindows
+            .ofTimeDifferenceAndGrace(Duration.ofMillis(c.get("after").asLong()), Duration.ofMillis(c.get("grace").asLong()))
+            .before(Duration.ofMillis(c.get("before").asLong()))
+            .after(Duration.ofMillis(c.get("after").asLong()));
+        final StreamJoined<String, String, String> serdes = StreamJoined.with(Serdes.String(), Serdes.String(), Serdes.String());
+        switch (type) {
+            case "inner":
+                return left.join(right, joiner, windows, serdes);
+            case "left":
+                return left.leftJoin(right, joiner, windows, serdes);
+            case "outer":
+                return left.outerJoin(right, joiner, windows, serdes);
+            default:
+                throw new IllegalArgumentException("unknown join type " + type);
+        }
+    }
+
+    private static KStream<String, String> streamTable(final StreamsBuilder builder, final String type,
+                                                       final ValueJoiner<String, String, String> joiner) {
+        final KStream<String, String> left = builder.stream("left", Consumed.with(Serdes.String(), Serdes.String()));
+        final KTable<String, String> right = builder.table("right", Consumed.with(Serdes.String(), Serdes.String()));
+        switch (type) {
+            case "inner":
+                return left.join(right, joiner);
+            case "left":
+                return left.leftJoin(right, joiner);
+            default:
+                throw new IllegalArgumentException("a stream-table join is inner or left, not " + type);
+        }
+    }
+
+    private static KStream<String, String> tableTable(final StreamsBuilder builder, final String type,
+                                                      final ValueJoiner<String, String, String> joiner) {
+        final KTable<String, String> left = builder.table("left", Consumed.with(Serdes.String(), Serdes.String()));
+        final KTable<String, String> right = builder.table("right", Consumed.with(Serdes.String(), Serdes.String()));
+        switch (type) {
+            case "inner":
+                return left.join(right, joiner).toStream();
+            case "left":
+                return left.leftJoin(right, joiner).toStream();
+            case "outer":
+                return left.outerJoin(right, joiner).toStream();
+            default:
+                throw new IllegalArgumentException("unknown join type " + type);
+        }
     }
 }

@@ -1,6 +1,7 @@
-// Package joinside is what the join processors share about their two
-// sides: each side is the records of one input (by label) or those a
-// condition picks, and the inputs named must be co-partitioned.
+// Package joinside is what the join processors share: their two sides
+// (each the records of one input, by label, or those a condition picks;
+// the inputs named are co-partitioned), the value expression that makes a
+// result from both, and the counter of dropped records.
 //
 // It imports config and engine, nothing of other components.
 package joinside
@@ -9,6 +10,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/engine"
@@ -111,4 +114,50 @@ func (s *Sides) Of(r *engine.Record) (side int, ok bool, err error) {
 		}
 	}
 	return 0, false, nil
+}
+
+// Value makes a join's results: the value expression over both sides, or
+// {"left": …, "right": …} without one.
+type Value struct {
+	expr *engine.Expr
+}
+
+// ParseValue reads the value field of a join's config.
+func ParseValue(conf *config.Parsed) (*Value, config.Errors) {
+	if !conf.Has("value") {
+		return &Value{}, nil
+	}
+	expr, err := engine.CompileExpr(conf.Expr("value"), engine.AnyResult)
+	if err != nil {
+		return nil, config.AsErrors(err)
+	}
+	return &Value{expr: expr}, nil
+}
+
+// Result is a result record: the key, the timestamp, the parent's headers,
+// and the value of left and right (the sides' values, nil for a missing
+// one). The expression sees the first of them that is not nil as value.
+func (v *Value) Result(parent *engine.Record, key []byte, ts int64, left, right any) (*engine.Record, error) {
+	rec := engine.NewDerived(parent, nil)
+	rec.Key, rec.Timestamp = key, ts
+	if v.expr == nil {
+		rec.SetValue(map[string]any{"left": left, "right": right})
+		return rec, nil
+	}
+	if left != nil {
+		rec.SetValue(left)
+	} else {
+		rec.SetValue(right)
+	}
+	out, err := v.expr.EvalWithSides(rec, left, right)
+	if err != nil {
+		return nil, fmt.Errorf("value: %w", err)
+	}
+	rec.SetValue(out)
+	return rec, nil
+}
+
+// DroppedCounter is the counter of records a join dropped.
+func DroppedCounter(res *engine.Resources) prometheus.Counter {
+	return res.Counter("pipeline_join_dropped_records_total", "Records a join dropped: without a key, or without a value where the join needs one.")
 }
