@@ -94,8 +94,7 @@ type Join struct {
 	// memory holds the whole table while it fits memoryBudget (bytes,
 	// estimated), so that a lookup is a map read; nil once it outgrew it,
 	// and lookups read the shard.
-	memory       map[string][]byte
-	memoryBytes  int
+	memory       *memTable
 	memoryBudget int
 	followErr    error // why the follower stopped, when it failed
 
@@ -195,7 +194,7 @@ func (j *Join) Start(ctx context.Context) error {
 	}
 	began, progress := time.Now(), time.Now()
 	var records int64
-	j.memory = map[string][]byte{}
+	j.memory = newMemTable()
 	ended := false
 	err := j.store.Reload(globalPartition, func(put func(key, value []byte) error) error {
 		for j.asTable == nil || !j.asTable.CaughtUp() {
@@ -360,23 +359,16 @@ func (j *Join) remember(key []byte, c change) {
 	if j.memory == nil {
 		return
 	}
-	if old, had := j.memory[string(key)]; had {
-		j.memoryBytes -= len(key) + len(old) + memoryOverhead
-		delete(j.memory, string(key))
+	if c.del {
+		j.memory.del(key)
+	} else {
+		j.memory.set(key, c.value)
 	}
-	if !c.del {
-		j.memory[string(key)] = c.value
-		j.memoryBytes += len(key) + len(c.value) + memoryOverhead
-	}
-	if j.memoryBytes > j.memoryBudget {
+	if j.memory.size() > j.memoryBudget {
 		j.log.Info("the join's table outgrew half of state.cache_size: lookups read it from the state directory", "cache_size_half", j.memoryBudget)
-		j.memory, j.memoryBytes = nil, 0
+		j.memory = nil
 	}
 }
-
-// memoryOverhead approximates what a row held in memory costs beyond its
-// key and value (the map's entry, the string and slice headers).
-const memoryOverhead = 48
 
 // FlushState moves the table changes read so far into the store; the
 // engine calls it just before it commits.
@@ -389,34 +381,44 @@ func (j *Join) FlushState() error {
 	return nil
 }
 
-// lookup finds the row of key, from the cache or the shard. The caller
-// holds mu.
+// lookup finds the row of key: in the table held in memory, or else in
+// the cache or the shard. The caller holds mu.
 func (j *Join) lookup(key []byte) (any, bool, error) {
+	if j.memory != nil {
+		// No cache: decoding a small row costs about what caching it
+		// would, and keys rarely repeat within a cache's lifetime.
+		stored, found := j.memory.get(key)
+		return j.decodeRow(key, stored, found)
+	}
 	if c, ok := j.cache[string(key)]; ok {
 		return c.row, c.found, nil
 	}
-	var stored []byte
-	var found bool
-	var err error
-	if j.memory != nil {
-		stored, found = j.memory[string(key)]
-	} else if stored, found, err = j.shard.Get(key); err != nil {
+	stored, found, err := j.shard.Get(key)
+	if err != nil {
 		return nil, false, err
 	}
-	var row any
-	if found {
-		if row, err = engine.LoadStoredValue(stored); err != nil {
-			return nil, false, fmt.Errorf("table row %q: %w", key, err)
-		}
-		// A row whose value is null is no row, as a null value is none
-		// for Kafka Streams.
-		found = row != nil
+	row, found, err := j.decodeRow(key, stored, found)
+	if err != nil {
+		return nil, false, err
 	}
 	if len(j.cache) >= j.cacheLimit {
 		clear(j.cache)
 	}
 	j.cache[string(key)] = cachedRow{row: row, found: found}
 	return row, found, nil
+}
+
+// decodeRow decodes a stored row. A row whose value is null is no row, as
+// a null value is none for Kafka Streams.
+func (j *Join) decodeRow(key, stored []byte, found bool) (any, bool, error) {
+	if !found {
+		return nil, false, nil
+	}
+	row, err := engine.LoadStoredValue(stored)
+	if err != nil {
+		return nil, false, fmt.Errorf("table row %q: %w", key, err)
+	}
+	return row, row != nil, nil
 }
 
 // probe is a record of the batch and what its lookup found.
