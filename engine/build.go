@@ -35,6 +35,9 @@ type inputNode struct {
 	definition  string // the input's config fingerprint
 	input       Input
 	metrics     *componentMetrics
+	// preloaded: a join reads it as a table, loaded before other inputs
+	// are read (Resources.Preload).
+	preloaded PreloadInput
 }
 
 type outputNode struct {
@@ -145,6 +148,22 @@ func (r *Resources) CoPartition(labels ...string) {
 	}
 }
 
+// Preload asks that the input of the given label be loaded before the
+// other inputs are read, as the table of a stream–table join (see
+// PreloadInput). An input that cannot say when it is loaded is read as it
+// comes.
+func (r *Resources) Preload(label string) { r.b.preload[label] = true }
+
+// preloading tells the inputs processors asked to preload.
+func (b *builder) preloading(p *Pipeline) {
+	for _, in := range p.inputs {
+		if pi, ok := in.input.(PreloadInput); ok && b.preload[in.label] {
+			pi.Preload()
+			in.preloaded = pi
+		}
+	}
+}
+
 // Counter returns a counter the component exports, labelled with its label and path.
 func (r *Resources) Counter(name, help string) prometheus.Counter {
 	return r.b.metrics.counter(name, help, r.Label, r.Path)
@@ -168,6 +187,7 @@ type builder struct {
 	// Inputs that processors asked to co-partition (CoPartition).
 	coPartitioned  map[string]bool
 	coPartitionAll bool
+	preload        map[string]bool // labels of the inputs to load first (Preload)
 }
 
 // Build turns a loaded config into a pipeline. It starts nothing; every
@@ -180,7 +200,7 @@ func Build(doc *config.Document, reg *Registry, opts BuildOptions) (*Pipeline, e
 		opts.Metrics = NewMetrics(prometheus.NewRegistry())
 	}
 	b := &builder{file: doc.File, reg: reg, log: opts.Logger, metrics: opts.Metrics,
-		outputNames: map[string]int{}, labels: map[string]string{}, coPartitioned: map[string]bool{}}
+		outputNames: map[string]int{}, labels: map[string]string{}, coPartitioned: map[string]bool{}, preload: map[string]bool{}}
 	root, errs := config.Parse(doc.File, "", doc.Root, RootFields())
 	b.errs = append(b.errs, errs...)
 	name := strings.TrimSuffix(filepath.Base(doc.File), filepath.Ext(doc.File))
@@ -225,6 +245,7 @@ func Build(doc *config.Document, reg *Registry, opts BuildOptions) (*Pipeline, e
 	p.chain = b.chain(root.Object("pipeline").Node("processors"), "pipeline.processors")
 	p.outputs = b.outputs
 	p.coPartition = b.coPartitioning(p)
+	b.preloading(p)
 
 	b.checkGraph(root, p)
 	if len(b.errs) > 0 {

@@ -66,6 +66,21 @@ type TableInput interface {
 	CaughtUp() bool
 }
 
+// PreloadInput is an input a join reads as a table of its partitions (the
+// table side of a stream–table join). Preload, called before Start, makes
+// it note the end offset of every partition it is given, when it is given
+// it; Loaded reports whether Read has returned every record below those
+// offsets, for every partition it holds, and turns false again when a
+// rebalance gives it more. While a preloaded input is not loaded the
+// engine reads no other input, and an input that reads several through
+// one session (a Kafka transaction) holds the others back itself, so that
+// no stream record is joined with a table still loading.
+type PreloadInput interface {
+	Input
+	Preload()
+	Loaded() bool
+}
+
 // NumberedPartitions is an input whose partitions are numbered the same
 // way across its topics (Kafka's topic/N). PartitionNumber gives the
 // number of one of its partitions; an input without it is one partition,

@@ -29,6 +29,9 @@ func (ir inputReader) read(ctx context.Context) bool {
 	tasks := r.newTaskSet()
 	defer tasks.close()
 	for {
+		if in.preloaded == nil && !r.awaitPreloaded(ctx) {
+			return false
+		}
 		if r.flight.acquire(ctx) != nil {
 			return false
 		}
@@ -68,4 +71,22 @@ func (r *runner) handOver(ctx context.Context, tasks *taskSet, input int, batch 
 	ack := r.newAck(r.positions[input].track(batch.Partition, batch.Position))
 	tasks.send(ctx, input, batch.Partition, taskItem{input: in.path, records: batch.Records, ack: ack})
 	r.protocol.read(len(batch.Records))
+}
+
+// preloadPoll is how often a reader waiting for preloaded inputs looks.
+const preloadPoll = 10 * time.Millisecond
+
+// awaitPreloaded waits until every preloaded input is loaded; false when
+// ctx ended first.
+func (r *runner) awaitPreloaded(ctx context.Context) bool {
+	for _, in := range r.p.inputs {
+		for in.preloaded != nil && !in.preloaded.Loaded() {
+			select {
+			case <-ctx.Done():
+				return false
+			case <-time.After(preloadPoll):
+			}
+		}
+	}
+	return true
 }

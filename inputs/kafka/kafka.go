@@ -96,7 +96,11 @@ type Input struct {
 	create  []*kafkaclient.TopicSpec
 	topics  []string
 	txn     *kafkatxn.Session // under exactly-once, the session read through
-	table   *table            // read as a table (ReadAsTable): no group
+	table   *loadTracker      // read as a table (ReadAsTable): no group
+	preload *loadTracker      // preloaded (Preload): a group member that says when it is loaded
+	// session is the inputs reading through this input's session (under
+	// exactly-once, when it opened one): its group callbacks are theirs.
+	session []*Input
 	log     *slog.Logger
 	warned  map[string]time.Time // where → when a transient error was last logged
 	alloc   lineio.Records       // used by the one goroutine that reads
@@ -252,7 +256,6 @@ func (in *Input) Resume(points []engine.Checkpoint) error {
 
 func (in *Input) adjustOffsets(_ context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
 	in.mu.Lock()
-	defer in.mu.Unlock()
 	for topic, parts := range offsets {
 		for p := range parts {
 			if off, ok := in.resume[partitionName(topic, p)]; ok {
@@ -260,7 +263,37 @@ func (in *Input) adjustOffsets(_ context.Context, offsets map[string]map[int32]k
 			}
 		}
 	}
+	in.mu.Unlock()
+	for _, member := range in.members() {
+		member.preloadFrom(offsets)
+	}
 	return offsets, nil
+}
+
+// members is the inputs whose partitions this input's group callbacks
+// handle: those of its session, or itself.
+func (in *Input) members() []*Input {
+	if in.session != nil {
+		return in.session
+	}
+	return []*Input{in}
+}
+
+// batchOf is the batch of records taken from a partition: without
+// transaction markers, which a table or a preloaded input fetches to pass
+// them on its way to an end offset. It may hold no record.
+func (in *Input) batchOf(name string, recs []*kgo.Record) engine.InputBatch {
+	last := recs[len(recs)-1].Offset
+	for _, t := range []*loadTracker{in.table, in.preload} {
+		if t != nil {
+			t.read(name, last)
+		}
+	}
+	data := withoutControl(recs)
+	if len(data) == 0 {
+		return engine.InputBatch{Partition: name}
+	}
+	return in.toBatch(name, data)
 }
 
 // joinAs makes the input join its group as the static member instance.
@@ -274,9 +307,12 @@ func (in *Input) joinAs(instance string) kgo.Opt {
 // onAssigned is called once a join completed, even one that assigned no
 // partitions. The partitions are logged, as an operator follows work
 // moving between instances (Kafka Streams logs its assignments too).
-func (in *Input) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+func (in *Input) onAssigned(ctx context.Context, client *kgo.Client, assigned map[string][]int32) {
 	if len(assigned) > 0 {
 		in.log.Info("partitions assigned", "partitions", partitionList(assigned))
+	}
+	for _, member := range in.members() {
+		member.preloadGiven(ctx, client, assigned)
 	}
 	in.ready.assigned()
 }
@@ -306,6 +342,9 @@ func (in *Input) onRevoked(_ context.Context, _ *kgo.Client, lost map[string][]i
 	if len(lost) > 0 {
 		in.log.Info("partitions revoked", "partitions", partitionList(lost))
 	}
+	for _, member := range in.members() {
+		member.preloadRevoked(lost)
+	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for topic, parts := range lost {
@@ -320,6 +359,9 @@ func (in *Input) onRevoked(_ context.Context, _ *kgo.Client, lost map[string][]i
 // Read returns the next batch of one partition's records.
 func (in *Input) Read(ctx context.Context) (engine.InputBatch, error) {
 	for {
+		if err := in.preload.failure(); err != nil {
+			return engine.InputBatch{}, err
+		}
 		if b, ok := in.nextBatch(); ok {
 			return b, nil
 		}
@@ -384,10 +426,7 @@ func (in *Input) nextBatch() (engine.InputBatch, bool) {
 			in.pending[name] = recs[n:]
 			in.order = append(in.order[1:], name) // take turns between partitions
 		}
-		if in.table != nil {
-			return in.tableBatch(name, take), true
-		}
-		return in.toBatch(name, take), true
+		return in.batchOf(name, take), true
 	}
 	return engine.InputBatch{}, false
 }

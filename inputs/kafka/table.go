@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/pipelinehq/pipeline/engine"
 	"github.com/pipelinehq/pipeline/internal/kafkaclient"
 )
 
@@ -24,14 +22,6 @@ import (
 // that the position passes them and reaches an end offset that follows
 // one; Read drops them from its batches.
 
-// table is what an input read as a table keeps.
-type table struct {
-	// remaining are the partitions not read to their end offset yet:
-	// name → the end offset taken at Start. Guarded by Input.mu.
-	remaining map[string]int64
-	caughtUp  atomic.Bool
-}
-
 // ReadAsTable makes the input read its topics whole, as a table, instead
 // of as a member of a consumer group: consumer_group, start_from,
 // read_committed, instance_id and the timeouts of the group no longer
@@ -40,13 +30,13 @@ func (in *Input) ReadAsTable() error {
 	if in.settings.regex {
 		return errors.New("a table reads the topics it names: topics_regex cannot be used here")
 	}
-	in.table = &table{remaining: map[string]int64{}}
+	in.table = newLoadTracker()
 	return nil
 }
 
 // CaughtUp reports whether Read has returned every record the topics held
 // when the input started (read as a table).
-func (in *Input) CaughtUp() bool { return in.table != nil && in.table.caughtUp.Load() }
+func (in *Input) CaughtUp() bool { return in.table != nil && in.table.loaded.Load() }
 
 // startTable connects a direct consumer of every partition of the topics
 // and takes their end offsets.
@@ -76,10 +66,10 @@ func (in *Input) startTable(ctx context.Context) error {
 	if err != nil {
 		return fail(err)
 	}
-	in.mu.Lock()
+	in.table.mu.Lock()
 	in.table.remaining = remaining
-	in.mu.Unlock()
-	in.table.caughtUp.Store(len(remaining) == 0)
+	in.table.dropLocked()
+	in.table.mu.Unlock()
 	in.client, in.interrupt = client, interrupt
 	in.log.Info("reading topics as a table", "topics", in.topics, "partitions_to_load", len(remaining))
 	return nil
@@ -130,34 +120,4 @@ func tableEnds(ctx context.Context, adm *kadm.Client, topics []string) (map[stri
 		case <-time.After(wait):
 		}
 	}
-}
-
-// tableBatch is the batch of records taken from a partition read as a
-// table: without control records, which only move the partition towards
-// its end offset. It may hold no record. The caller holds in.mu.
-func (in *Input) tableBatch(name string, recs []*kgo.Record) engine.InputBatch {
-	last := recs[len(recs)-1].Offset
-	if end, ok := in.table.remaining[name]; ok && last+1 >= end {
-		delete(in.table.remaining, name)
-		if len(in.table.remaining) == 0 {
-			in.table.caughtUp.Store(true)
-		}
-	}
-	data := recs
-	for i, r := range recs {
-		if r.Attrs.IsControl() {
-			data = make([]*kgo.Record, i, len(recs))
-			copy(data, recs[:i])
-			for _, r := range recs[i+1:] {
-				if !r.Attrs.IsControl() {
-					data = append(data, r)
-				}
-			}
-			break
-		}
-	}
-	if len(data) == 0 {
-		return engine.InputBatch{Partition: name}
-	}
-	return in.toBatch(name, data)
 }

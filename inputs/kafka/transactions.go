@@ -100,6 +100,14 @@ func (in *Input) OpenTransactions(ctx context.Context, opts engine.TransactionOp
 		instance = sessionInstanceID(opts.ID)
 	}
 	consumer := append(slices.Clone(in.opts), kgo.ConsumeTopics(topics...), in.joinAs(instance))
+	preloading := false
+	for _, kin := range inputs {
+		preloading = preloading || kin.preload != nil
+	}
+	if preloading {
+		consumer = append(consumer, kgo.KeepControlRecords())
+	}
+	in.session = inputs // before the session's consumer joins: its callbacks read it
 	// The session's group is every input's: they report its readiness,
 	// which the opener's callbacks keep.
 	for _, kin := range inputs {
@@ -135,6 +143,31 @@ type readingSession struct {
 	*kafkatxn.Session
 	inputs   []*Input
 	patterns []*regexp.Regexp // the one input's topics_regex, if any
+	held     []string         // the topics paused while a preloaded input loads
+}
+
+// holdBack pauses the topics of the inputs that are not preloaded while a
+// preloaded one is not loaded, and resumes them once all are: records of
+// a paused topic are not polled (franz-go fetches them again on resume),
+// so the session commits no position of theirs meanwhile.
+func (s *readingSession) holdBack() {
+	loading := false
+	var others []string
+	for _, in := range s.inputs {
+		if in.preload != nil {
+			loading = loading || !in.Loaded()
+		} else {
+			others = append(others, in.topics...)
+		}
+	}
+	switch {
+	case loading && s.held == nil && len(others) > 0:
+		s.Client().PauseFetchTopics(others...)
+		s.held = others
+	case !loading && s.held != nil:
+		s.Client().ResumeFetchTopics(s.held...)
+		s.held = nil
+	}
 }
 
 // Writer is what the outputs write through.
@@ -144,6 +177,12 @@ func (s *readingSession) Writer() engine.TransactionWriter { return s.Session.Wr
 // of at most batch_size records of one partition each, each from the input
 // that reads its topic; or none after pollWait.
 func (s *readingSession) ReadAll(ctx context.Context) ([]engine.SessionBatch, error) {
+	for _, in := range s.inputs {
+		if err := in.preload.failure(); err != nil {
+			return nil, err
+		}
+	}
+	s.holdBack()
 	pollCtx, cancel := context.WithTimeout(ctx, pollWait)
 	defer cancel()
 	// Records this poll returned are handed on even when ctx is done by
@@ -176,7 +215,7 @@ func (s *readingSession) ReadAll(ctx context.Context) ([]engine.SessionBatch, er
 		name := partitionName(p.Topic, p.Partition)
 		for recs := p.Records; len(recs) > 0; {
 			n := min(len(recs), in.batchSize)
-			batches = append(batches, engine.SessionBatch{Input: i, InputBatch: in.toBatch(name, recs[:n])})
+			batches = append(batches, engine.SessionBatch{Input: i, InputBatch: in.batchOf(name, recs[:n])})
 			recs = recs[n:]
 		}
 	})

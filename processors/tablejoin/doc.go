@@ -25,12 +25,16 @@
 //
 // # Order
 //
-// Records are joined in the order the task receives them. Kafka Streams
-// picks, among a task's partitions, the head record of the lowest
-// timestamp; here the batches of co-partitioned inputs are taken in the
-// order they were read, so a table record and a stream record read at
-// about the same time may be joined in the other order than Kafka Streams
-// would (the differential test pipes both in one order through both).
+// A stream–table join's table input is preloaded (Resources.Preload): the
+// engine reads no other input until it has read every partition it was
+// given up to the end offset the partition had then, so no stream record
+// is joined with a table still loading. After that, records are joined in
+// the order the task receives them. Kafka Streams picks, among a task's
+// partitions, the head record of the lowest timestamp; here the batches of
+// co-partitioned inputs are taken in the order they were read, so a table
+// record and a stream record read at about the same time may be joined in
+// the other order than Kafka Streams would (the differential test pipes
+// both in one order through both).
 //
 // # Imports
 //

@@ -37,7 +37,9 @@ func Plugin() engine.ProcessorPlugin {
 				"at the later of the two rows' timestamps: the joined row, or a tombstone where the join no longer has one, exactly as Kafka Streams emits them " +
 				"(inner: only while the other side has a row, a tombstone when this side's row is deleted; left: also a left row without a right one; " +
 				"outer: also a right row without a left one). A record without a key is dropped in both kinds, counted in pipeline_join_dropped_records_total. " +
-				"Records are joined in the order they arrive; the sides' inputs are co-partitioned: partition N of each is joined with partition N of the other, " +
+				"With kind stream_table and the table given as an input (a kafka input), the table is loaded first: no other input is read until it has read " +
+				"every partition it was given up to the end offset the partition had then (at start, and again after a rebalance gives it partitions). " +
+				"Then records are joined in the order they arrive; the sides' inputs are co-partitioned: partition N of each is joined with partition N of the other, " +
 				"and their topics must have as many partitions (a table every instance reads in full is the join processor). Records of neither side pass through unchanged.",
 			Fields: []config.Field{
 				joinside.Field("left", "left (the stream, or with kind table_table the left table)"),
@@ -100,6 +102,10 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Processor, error) {
 		return nil, errs
 	}
 	sides.CoPartition(res)
+	if table := sides.Input(joinside.Right); table != "" && !j.tableTable {
+		// The table is loaded before any stream record is joined.
+		res.Preload(table)
+	}
 	var err error
 	if j.store, err = res.KeyValue("tables"); err != nil {
 		return nil, err

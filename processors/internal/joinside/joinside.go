@@ -161,3 +161,6 @@ func (v *Value) Result(parent *engine.Record, key []byte, ts int64, left, right 
 func DroppedCounter(res *engine.Resources) prometheus.Counter {
 	return res.Counter("pipeline_join_dropped_records_total", "Records a join dropped: without a key, or without a value where the join needs one.")
 }
+
+// Input is the label of a side's input; "" for a side a condition picks.
+func (s *Sides) Input(side int) string { return s.specs[side].input }
