@@ -98,6 +98,9 @@ type Input struct {
 	txn     *kafkatxn.Session // under exactly-once, the session read through
 	table   *loadTracker      // read as a table (ReadAsTable): no group
 	preload *loadTracker      // preloaded (Preload): a group member that says when it is loaded
+	// startMilli is start_from as epoch milliseconds when it is a time;
+	// -1 otherwise.
+	startMilli int64
 	// session is the inputs reading through this input's session (under
 	// exactly-once, when it opened one): its group callbacks are theirs.
 	session []*Input
@@ -109,7 +112,7 @@ type Input struct {
 // New builds the input from its config, connecting to nothing.
 func New(conf *config.Parsed, res *engine.Resources) (engine.Input, error) {
 	var errs config.Errors
-	in := &Input{group: conf.String("consumer_group"), batchSize: conf.Int("batch_size"), label: res.Label, log: res.Logger,
+	in := &Input{group: conf.String("consumer_group"), batchSize: conf.Int("batch_size"), label: res.Label, log: res.Logger, startMilli: -1,
 		instanceName: res.Instance, path: res.Path,
 		pending: map[string][]*kgo.Record{}, revoked: map[string]bool{}, sources: map[string]*engine.Source{}, warned: map[string]time.Time{}}
 	if in.group == "" {
@@ -145,6 +148,7 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Input, error) {
 			errs = append(errs, conf.Errorf("start_from", "want earliest, latest or an RFC 3339 time such as 2026-01-01T00:00:00Z, got %q", from))
 		}
 		reset = kgo.NewOffset().AfterMilli(t.UnixMilli())
+		in.startMilli = t.UnixMilli()
 	}
 	in.opts = []kgo.Opt{
 		kgo.ConsumerGroup(in.group),
@@ -254,7 +258,7 @@ func (in *Input) Resume(points []engine.Checkpoint) error {
 	return nil
 }
 
-func (in *Input) adjustOffsets(_ context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+func (in *Input) adjustOffsets(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
 	in.mu.Lock()
 	for topic, parts := range offsets {
 		for p := range parts {
@@ -265,7 +269,7 @@ func (in *Input) adjustOffsets(_ context.Context, offsets map[string]map[int32]k
 	}
 	in.mu.Unlock()
 	for _, member := range in.members() {
-		member.preloadFrom(offsets)
+		member.preloadFrom(ctx, offsets)
 	}
 	return offsets, nil
 }

@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,7 @@ type loadTracker struct {
 	remaining map[string]int64 // partition name → the end offset to reach
 	given     map[string]int64 // preloaded: partitions just given → their end offset, until their start is known
 	err       error            // preloaded: the end offsets could not be listed
+	client    *kgo.Client      // preloaded: the group's, as the assignment callback gave it
 	loaded    atomic.Bool
 }
 
@@ -102,6 +104,7 @@ func (in *Input) preloadGiven(ctx context.Context, client *kgo.Client, assigned 
 	ends, err := tableEnds(ctx, kadm.NewClient(client), topics)
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.client = client
 	if err != nil {
 		l.err = fmt.Errorf("the table's end offsets, to load it before the stream: %w", err)
 		return
@@ -119,7 +122,7 @@ func (in *Input) preloadGiven(ctx context.Context, client *kgo.Client, assigned 
 // preloadFrom notes where the partitions a preloaded input was just given
 // start: those that start below their end offset are to be loaded.
 // offsets are those adjustOffsets got.
-func (in *Input) preloadFrom(offsets map[string]map[int32]kgo.Offset) {
+func (in *Input) preloadFrom(ctx context.Context, offsets map[string]map[int32]kgo.Offset) {
 	if in.preload == nil {
 		return
 	}
@@ -131,13 +134,36 @@ func (in *Input) preloadFrom(offsets map[string]map[int32]kgo.Offset) {
 			name := partitionName(topic, p)
 			end, given := l.given[name]
 			delete(l.given, name)
-			if start := o.EpochOffset().Offset; !given || start >= end || (start < 0 && in.settings.startFrom == "latest") {
-				continue // nothing to load: empty, read past its end, or starting at its end
+			if !given || in.startsAt(ctx, l.client, topic, p, o) >= end {
+				continue // nothing to load: empty, or read up to its end
 			}
 			l.remaining[name] = end
 		}
 	}
 	l.dropLocked()
+}
+
+// startsAt is the offset a partition given to the group member starts at:
+// the committed or resumed one, or where start_from puts a partition
+// without one (the log start for earliest; math.MaxInt64 for latest: no
+// record below its end is read). A time's offset it asks the broker for;
+// when that fails, the log start (the partition is waited for until a
+// record at or past its end was read, or it is revoked).
+func (in *Input) startsAt(ctx context.Context, client *kgo.Client, topic string, p int32, o kgo.Offset) int64 {
+	at := o.EpochOffset().Offset
+	switch {
+	case in.startMilli >= 0 && at == in.startMilli:
+		listed, err := kadm.NewClient(client).ListOffsetsAfterMilli(ctx, in.startMilli, topic)
+		if err == nil {
+			if lo, ok := listed.Lookup(topic, p); ok && lo.Err == nil {
+				return lo.Offset
+			}
+		}
+		return 0
+	case at == -1: // start_from latest
+		return math.MaxInt64
+	}
+	return at // an offset, or -2 (the log start, below the end)
 }
 
 // preloadRevoked stops waiting for partitions the input no longer holds.
