@@ -15,9 +15,9 @@ import (
 
 // Join types.
 const (
-	inner = "inner"
-	left  = "left"
-	outer = "outer"
+	inner = joinside.Inner
+	left  = joinside.LeftJoin
+	outer = joinside.OuterJoin
 )
 
 // Plugin is the stream_join processor.

@@ -12,14 +12,17 @@ import (
 	"github.com/pipelinehq/pipeline/statestore"
 )
 
-// Kinds and types of join.
+// Kinds of join.
 const (
 	streamTable = "stream_table"
 	tableTable  = "table_table"
+)
 
-	inner = "inner"
-	left  = "left"
-	outer = "outer"
+// Join types.
+const (
+	inner = joinside.Inner
+	left  = joinside.LeftJoin
+	outer = joinside.OuterJoin
 )
 
 // Plugin is the table_join processor.

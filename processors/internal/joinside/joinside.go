@@ -164,3 +164,12 @@ func DroppedCounter(res *engine.Resources) prometheus.Counter {
 
 // Input is the label of a side's input; "" for a side a condition picks.
 func (s *Sides) Input(side int) string { return s.specs[side].input }
+
+// Join types, as a join's type field names them.
+const (
+	Inner = "inner"
+	// LeftJoin keeps left records without a match.
+	LeftJoin = "left"
+	// OuterJoin keeps the records of either side without a match.
+	OuterJoin = "outer"
+)
