@@ -15,9 +15,6 @@ import (
 // do it (unversioned tables, no caching), so that the same changes in the
 // same order give the same results in the same order.
 
-// unknownTimestamp is Kafka Streams' UNKNOWN: no row on the other side.
-const unknownTimestamp = -1
-
 // row is a table's row of a key: its timestamp and value.
 type row struct {
 	ts    int64
@@ -34,17 +31,20 @@ func (j *Join) processRecord(s *statestore.KeyValueShard, side int, r *engine.Re
 		j.dropped.Inc()
 		return nil, false, nil
 	}
+	if !j.tableTable {
+		return nil, false, j.write(s, side, r) // a stream–table join's table only updates
+	}
 	// The table's source first updates its store, then forwards the
-	// change: the new value, and the old one where the join asked for it.
-	old, err := j.read(s, side, r.Key)
-	if err != nil {
-		return nil, false, err
+	// change: the new value, and whether there was an old one, where the
+	// join asked for it (its outer sides).
+	hadOld := false
+	if j.outerSide[side] {
+		if _, hadOld, err = s.Get(rowKey(side, r.Key)); err != nil {
+			return nil, false, err
+		}
 	}
 	if err := j.write(s, side, r); err != nil {
 		return nil, false, err
-	}
-	if !j.tableTable {
-		return nil, false, nil // a stream–table join's table only updates
 	}
 	newValue, err := r.Value()
 	if err != nil {
@@ -54,7 +54,7 @@ func (j *Join) processRecord(s *statestore.KeyValueShard, side int, r *engine.Re
 	if err != nil {
 		return nil, false, err
 	}
-	return j.joinChange(r, side, newValue, old, other)
+	return j.joinChange(r, side, newValue, hadOld, other)
 }
 
 // joinStream joins a stream record with the table's row of its key.
@@ -86,34 +86,25 @@ func (j *Join) joinStream(s *statestore.KeyValueShard, r *engine.Record) (*engin
 }
 
 // joinChange is the result of a change of a table's row: newValue (nil: a
-// delete) replacing old, the other table's row being other (nil: none).
+// delete), on an outer side hadOld telling whether it replaced a row, the
+// other table's row being other (nil: none).
 //
 // Kafka Streams' sources send the old value only to the outer sides of a
-// join (the left of a left join, both of an outer join), and only those
-// sides tell a delete of a row that never was from one that was.
-func (j *Join) joinChange(r *engine.Record, side int, newValue any, old, other *row) (*engine.Record, bool, error) {
-	hasOld := j.outerSide[side] && old != nil
-	resultTS := r.Timestamp
-	switch {
-	case other != nil:
-		resultTS = max(r.Timestamp, other.ts)
-	case !j.outerSide[side]:
-		return nil, false, nil // an inner side with no partner: nothing
-	case newValue == nil && !hasOld:
-		return nil, false, nil
-	case j.outerSide[1-side]:
-		// outer join: the result's timestamp is the record's
-	default:
-		resultTS = max(r.Timestamp, unknownTimestamp)
+// join (the left of a left join, both of an outer join), so only those
+// sides tell a delete of a row that never was from one that was. The
+// joiner runs when the new value is there, or when the other side has a
+// row and is itself an outer side (a right change of a left join, Kafka
+// Streams' KTableKTableRightJoin, joins the left row with the new right
+// value, nil included); otherwise the result is a tombstone.
+func (j *Join) joinChange(r *engine.Record, side int, newValue any, hadOld bool, other *row) (*engine.Record, bool, error) {
+	if other == nil && (!j.outerSide[side] || (newValue == nil && !hadOld)) {
+		return nil, false, nil // no partner for an inner side, or a delete of nothing
 	}
-	var otherValue any
+	resultTS, otherValue := r.Timestamp, any(nil)
 	if other != nil {
-		otherValue = other.value
+		resultTS, otherValue = max(r.Timestamp, other.ts), other.value
 	}
-	// A right change of a left join (Kafka Streams' KTableKTableRightJoin)
-	// joins the left row with the new right value, nil included.
-	rightOfLeftJoin := side == joinside.Right && !j.outerSide[joinside.Right] && j.outerSide[joinside.Left]
-	tombstone := newValue == nil && !rightOfLeftJoin && !(j.outerSide[side] && j.outerSide[1-side] && other != nil)
+	tombstone := newValue == nil && (other == nil || !j.outerSide[1-side])
 	l, rt := newValue, otherValue
 	if side == joinside.Right {
 		l, rt = otherValue, newValue
