@@ -20,17 +20,23 @@ func preloadedInput(t *testing.T, brokers []string, group, extra string) engine.
 	in := enginetest.NewInput(t, kafka.Plugin(), "table",
 		fmt.Sprintf("{brokers: [%q], topics: [in], consumer_group: %s%s}", strings.Join(brokers, ","), group, extra)).(engine.PreloadInput)
 	in.Preload()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := in.(engine.Starter).Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Close(context.Background()) })
+	start(t, in)
 	return in
 }
 
+// clusterWithTopicIn is a kfake cluster with topic in of 3 partitions.
+func clusterWithTopicIn(t *testing.T) []string {
+	t.Helper()
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	return cluster.ListenAddrs()
+}
+
 // readUntilLoaded reads until the input says it is loaded, and returns how
-// many records it read, and whether it said so before reading all of them.
+// many records it read.
 func readUntilLoaded(t *testing.T, in engine.PreloadInput) (records int) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
@@ -50,12 +56,7 @@ func readUntilLoaded(t *testing.T, in engine.PreloadInput) (records int) {
 }
 
 func TestPreloadedInputIsLoadedOnceItReadItsPartitionsToTheirEnd(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "in"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	brokers := cluster.ListenAddrs()
+	brokers := clusterWithTopicIn(t)
 	produce(t, brokers, "in", 0, 3000, func(i int) string { return fmt.Sprint(i) })
 
 	in := preloadedInput(t, brokers, "g1", "")
@@ -68,12 +69,7 @@ func TestPreloadedInputIsLoadedOnceItReadItsPartitionsToTheirEnd(t *testing.T) {
 }
 
 func TestPreloadedInputStartsWhereStartFromSays(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "in"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	brokers := cluster.ListenAddrs()
+	brokers := clusterWithTopicIn(t)
 	produce(t, brokers, "in", 0, 300, func(i int) string { return fmt.Sprint(i) })
 	// start_from latest: no record below the end is read, so none is waited for.
 	if n := readUntilLoaded(t, preloadedInput(t, brokers, "g2", ", start_from: latest")); n != 0 {

@@ -23,13 +23,19 @@ func tableInput(t *testing.T, brokers []string, topics string) engine.TableInput
 	if err := in.ReadAsTable(); err != nil {
 		t.Fatal(err)
 	}
+	start(t, in)
+	return in
+}
+
+// start starts an input, to be closed when the test ends.
+func start(t *testing.T, in engine.Input) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := in.(engine.Starter).Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { in.Close(context.Background()) })
-	return in
 }
 
 // readTable reads until the input is caught up and has returned at least
