@@ -65,8 +65,9 @@ func (l *loadTracker) drop(names ...string) {
 func (l *loadTracker) dropLocked(names ...string) {
 	for _, n := range names {
 		delete(l.remaining, n)
+		delete(l.given, n)
 	}
-	l.loaded.Store(len(l.remaining) == 0)
+	l.loaded.Store(len(l.remaining) == 0 && len(l.given) == 0)
 }
 
 // Preload makes the input note, for every partition it is given, the end
@@ -95,11 +96,17 @@ func (in *Input) givenTopics(parts map[string][]int32) []string {
 // just given have now. franz-go calls the assignment callback before it
 // looks up where the partitions start (preloadFrom), and waits for it.
 func (in *Input) preloadGiven(ctx context.Context, client *kgo.Client, assigned map[string][]int32) {
-	topics := in.givenTopics(assigned)
-	if in.preload == nil || len(topics) == 0 {
+	if in.preload == nil {
 		return
 	}
 	l := in.preload
+	topics := in.givenTopics(assigned)
+	if len(topics) == 0 {
+		// Given nothing (more members than partitions): nothing more to
+		// wait for.
+		l.drop()
+		return
+	}
 	l.loaded.Store(false)
 	ends, err := tableEnds(ctx, kadm.NewClient(client), topics)
 	l.mu.Lock()
@@ -117,6 +124,7 @@ func (in *Input) preloadGiven(ctx context.Context, client *kgo.Client, assigned 
 			}
 		}
 	}
+	l.dropLocked()
 }
 
 // preloadFrom notes where the partitions a preloaded input was just given

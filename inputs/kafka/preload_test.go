@@ -84,3 +84,32 @@ func TestPreloadedInputStartsWhereStartFromSays(t *testing.T) {
 		t.Fatalf("loaded after %d records, want all 300", n)
 	}
 }
+
+// TestPreloadedMemberGivenNothingIsLoaded: of two members of a group on a
+// one-partition topic, one is given nothing; both say they are loaded,
+// so neither holds its pipeline's other inputs back for good.
+func TestPreloadedMemberGivenNothingIsLoaded(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	brokers := cluster.ListenAddrs()
+	produce(t, brokers, "in", 0, 100, func(i int) string { return fmt.Sprint(i) })
+	members := []engine.PreloadInput{
+		preloadedInput(t, brokers, "g5", ", instance_id: a, session_timeout: 6s"),
+		preloadedInput(t, brokers, "g5", ", instance_id: b, session_timeout: 6s"),
+	}
+	// Both read, so that the group settles with one partition for one of them.
+	deadline := time.Now().Add(20 * time.Second)
+	for !members[0].Loaded() || !members[1].Loaded() {
+		if time.Now().After(deadline) {
+			t.Fatalf("loaded: %v %v after 20s", members[0].Loaded(), members[1].Loaded())
+		}
+		for _, m := range members {
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			_, _ = m.Read(ctx)
+			cancel()
+		}
+	}
+}
