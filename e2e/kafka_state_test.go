@@ -74,21 +74,8 @@ commit_interval: 50ms
 	var report []string
 	for kill := 1; kill <= 3; kill++ {
 		produceChunk()
-		committedBefore := max(watch.committed(t, group), 0)
-		writtenBefore := max(watch.records(out), 0)
-		p := startPipeline(t, cfg)
-		// A quarter of the backlog in: the kill lands mid-stream even when
-		// the watch is slow to notice (the cores busy) and the rest is quick.
-		watch.awaitMoreThan(t, p, out, writtenBefore+(int64(produced)-committedBefore)/4)
-		if err := p.cmd.Process.Kill(); err != nil {
-			t.Fatal(err)
-		}
-		<-p.done
-		committed := watch.committed(t, group)
-		report = append(report, fmt.Sprintf("kill %d: %d produced, %d committed", kill, produced, committed))
-		if committed >= int64(produced) {
-			t.Fatalf("kill %d came after everything was committed (%d of %d): not mid-stream", kill, committed, produced)
-		}
+		committed, late := watch.killMidStream(t, cfg, group, out, func() int64 { return int64(produced) }, produceChunk)
+		report = append(report, fmt.Sprintf("kill %d: %d produced, %d committed (%d late kills before)", kill, produced, committed, late))
 	}
 	produceChunk()
 	p := startPipeline(t, cfg)
