@@ -76,6 +76,11 @@ type Expr struct {
 	// onlyValue: the expression is just `value`, common as a grouping key;
 	// it needs no VM.
 	onlyValue bool
+	// valuePath: the expression is a path into the value (`value.user`,
+	// `value.order.id`), the common key of a join or an aggregate; through
+	// objects it is walked without the VM, whose reflective field access
+	// costs a join's lookup a tenth of its time.
+	valuePath []string
 }
 
 type evalState struct {
@@ -113,8 +118,49 @@ func CompileExpr(src config.ExprSource, kind ExprKind) (*Expr, error) {
 	if id, ok := program.Node().(*ast.IdentifierNode); ok && id.Value == "value" && kind == AnyResult {
 		e.onlyValue = true
 	}
+	if kind == AnyResult {
+		e.valuePath = valuePathOf(program.Node())
+	}
 	e.states.New = func() any { return new(evalState) }
 	return e, nil
+}
+
+// valuePathOf is the field names of an expression `value.a.b…` (dots or
+// constant brackets; an optional step `?.` makes a chain the VM keeps), nil
+// for any other expression.
+func valuePathOf(node ast.Node) []string {
+	var path []string
+	for {
+		switch n := node.(type) {
+		case *ast.MemberNode:
+			name, ok := n.Property.(*ast.StringNode)
+			if !ok || n.Method || n.Optional {
+				return nil
+			}
+			path = append([]string{name.Value}, path...)
+			node = n.Node
+		case *ast.IdentifierNode:
+			if n.Value != "value" || len(path) == 0 {
+				return nil
+			}
+			return path
+		default:
+			return nil
+		}
+	}
+}
+
+// walkValue follows path through objects; !ok where a step is anything
+// else (a list, a string, null), which the VM then judges as it always does.
+func walkValue(v any, path []string) (_ any, ok bool) {
+	for _, name := range path {
+		m, isObject := v.(map[string]any)
+		if !isObject {
+			return nil, false
+		}
+		v = m[name]
+	}
+	return v, true
 }
 
 type identCollector struct{ found *usage }
@@ -153,6 +199,15 @@ func (e *Expr) EvalWithTable(r *Record, table any) (any, error) {
 func (e *Expr) evalWith(r *Record, bind func(*env)) (any, error) {
 	if e.onlyValue {
 		return r.Value()
+	}
+	if e.valuePath != nil {
+		v, err := r.Value()
+		if err != nil {
+			return nil, err
+		}
+		if found, ok := walkValue(v, e.valuePath); ok {
+			return found, nil
+		}
 	}
 	st := e.states.Get().(*evalState)
 	defer e.states.Put(st)

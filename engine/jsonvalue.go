@@ -13,67 +13,10 @@ import (
 // lists as []any, and every number as the value it was written as, never a
 // rounded one (see exactNumber).
 func DecodeJSON(data []byte) (any, error) {
-	if floatsHoldEveryNumber(data) {
-		var v any
-		if err := json.Unmarshal(data, &v); err != nil {
-			return nil, err
-		}
-		return integersOf(v), nil
+	if v, ok := decodeTokens(data); ok {
+		return v, nil
 	}
 	return decodeNumbersExactly(data)
-}
-
-// floatsHoldEveryNumber reports whether every number in data is at most 15
-// digits without an exponent. A float64 holds such a number as written
-// (every decimal of up to 15 significant digits in its range survives the
-// trip), so json.Unmarshal, which is quicker than decoding json.Numbers,
-// loses nothing. It errs on the side of false: then the slow path decides.
-func floatsHoldEveryNumber(data []byte) bool {
-	digits := 0 // of the number being read
-	for i := 0; i < len(data); i++ {
-		switch c := data[i]; {
-		case c >= '0' && c <= '9':
-			if digits++; digits > 15 {
-				return false
-			}
-		case c == '.' || c == '-':
-		case c == 'e' || c == 'E':
-			if digits > 0 { // an exponent; else the e of true or false
-				return false
-			}
-		case c == '"':
-			for i++; i < len(data) && data[i] != '"'; i++ {
-				if data[i] == '\\' {
-					i++
-				}
-			}
-			digits = 0
-		default:
-			digits = 0
-		}
-	}
-	return true
-}
-
-// integersOf turns the whole numbers json.Unmarshal decoded as float64 into
-// int64, as exactNumber does; floatsHoldEveryNumber made sure they are
-// exact. -0 stays the float64 it is.
-func integersOf(v any) any {
-	switch x := v.(type) {
-	case float64:
-		if x == math.Trunc(x) && !(x == 0 && math.Signbit(x)) {
-			return int64(x)
-		}
-	case map[string]any:
-		for k, e := range x {
-			x[k] = integersOf(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = integersOf(e)
-		}
-	}
-	return v
 }
 
 func decodeNumbersExactly(data []byte) (any, error) {

@@ -134,10 +134,13 @@ func TestEncodeUnencodable(t *testing.T) {
 	}
 }
 
-// TestQuickDecodingAgreesWithExact: the json.Unmarshal path that
-// floatsHoldEveryNumber allows gives exactly what decoding every literal
-// exactly gives.
-func TestQuickDecodingAgreesWithExact(t *testing.T) {
+// TestTokenDecodingAgreesWithExact: the token decoder DecodeJSON takes
+// first gives exactly what encoding/json with every literal decoded
+// exactly gives, for number literals of every shape and for the documents
+// where the two libraries could differ (invalid UTF-8, duplicate names,
+// escapes, nesting, what follows the value); a document one refuses the
+// other refuses too.
+func TestTokenDecodingAgreesWithExact(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 100_000 {
 		digits := func(n int) string {
@@ -147,38 +150,39 @@ func TestQuickDecodingAgreesWithExact(t *testing.T) {
 			}
 			return string(b)
 		}
-		literal := strings.TrimLeft(digits(1+rng.IntN(15)), "0")
+		literal := strings.TrimLeft(digits(1+rng.IntN(25)), "0")
 		if literal == "" || rng.IntN(4) == 0 {
 			literal = "0"
 		}
 		if rng.IntN(2) == 0 {
-			literal += "." + digits(1+rng.IntN(15))
+			literal += "." + digits(1+rng.IntN(20))
+		}
+		if rng.IntN(3) == 0 {
+			literal += "e" + []string{"", "-", "+"}[rng.IntN(3)] + digits(1+rng.IntN(3))
 		}
 		if rng.IntN(2) == 0 {
 			literal = "-" + literal
 		}
-		doc := []byte(`[` + literal + `]`)
-		if !floatsHoldEveryNumber(doc) {
-			continue
-		}
-		quick, err := DecodeJSON(doc)
-		exact, xerr := decodeNumbersExactly(doc)
-		if err != nil || xerr != nil || !sameNumber(quick.([]any)[0], exact.([]any)[0]) {
-			t.Fatalf("%s: quick %#v (%v), exact %#v (%v)", literal, quick, err, exact, xerr)
-		}
+		requireTokenAgrees(t, `[`+literal+`]`)
 	}
-	for doc, want := range map[string]bool{
-		`{"a":"1234567890123456789","b":true,"c":false}`: true,
-		`{"a":"x\"1234567890123456789"}`:                 true,
-		`[123456789012345]`:                              true,
-		`[1234567890123456]`:                             false,
-		`[0.0000000000000001]`:                           false,
-		`[1e5]`:                                          false,
-		`[1.5E-3]`:                                       false,
+	for _, doc := range []string{
+		`{"a":"1234567890123456789","b":true,"c":false,"d":null}`, `{"a":"x\"1"}`, `{"a":1,"a":2}`,
+		"{\"a\":\"\xff\xfe ok\"}", `"\ud800"`, `"\u00e9\n\t\/"`, `[[],{},[{}],""]`, `  {"a" : [ 1 , 2 ] }  `,
+		`-0`, `-0.0`, `1.0`, `1e3`, `9223372036854775807`, `-9223372036854775808`, `9223372036854775808`,
+		`999999999999999999`, `-999999999999999999`, `1e400`, `0.1000000000000000000001`,
+		``, ` `, `{`, `{"a":1,}`, `[1,]`, `01`, `1.`, `.5`, `+1`, `NaN`, `Infinity`, `{"a":1} x`, `1 2`, `"a\x"`,
+		"\"a\nb\"", "\"a\x01b\"", `{a:1}`, `[1 2]`, `tru`, `nul`, strings.Repeat(`[`, 20000) + strings.Repeat(`]`, 20000),
 	} {
-		if got := floatsHoldEveryNumber([]byte(doc)); got != want {
-			t.Errorf("floatsHoldEveryNumber(%s) = %v, want %v", doc, got, want)
-		}
+		requireTokenAgrees(t, doc)
+	}
+}
+
+func requireTokenAgrees(t *testing.T, doc string) {
+	t.Helper()
+	token, ok := decodeTokens([]byte(doc))
+	exact, err := decodeNumbersExactly([]byte(doc))
+	if ok != (err == nil) || ok && !sameTree(token, exact) {
+		t.Fatalf("%.80q: tokens %#v (taken %v), encoding/json %#v (%v)", doc, token, ok, exact, err)
 	}
 }
 
@@ -214,21 +218,14 @@ func FuzzNumberKeepsItsValue(f *testing.F) {
 	})
 }
 
-// FuzzQuickDecodingAgreesWithExact: for any document floatsHoldEveryNumber
-// lets through, json.Unmarshal's path decodes what the exact path does.
-func FuzzQuickDecodingAgreesWithExact(f *testing.F) {
-	for _, s := range []string{`{"a":[1,-0,0.5,"1e999"],"b":true}`, `[123456789012345, -0.00000001]`, `"\"1"`} {
+// FuzzTokenDecodingAgreesWithExact: for any document, the token decoder
+// and encoding/json take or refuse it alike, and decode it alike.
+func FuzzTokenDecodingAgreesWithExact(f *testing.F) {
+	for _, s := range []string{`{"a":[1,-0,0.5,"1e999"],"b":true}`, `[123456789012345, -0.00000001]`, `"\"1"`, "\"\xff\"", `{"a":1,"a":2}`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, doc string) {
-		if !json.Valid([]byte(doc)) || !floatsHoldEveryNumber([]byte(doc)) {
-			return
-		}
-		quick, err := DecodeJSON([]byte(doc))
-		exact, xerr := decodeNumbersExactly([]byte(doc))
-		if err != nil || xerr != nil || !sameTree(quick, exact) {
-			t.Fatalf("%s: quick %#v (%v), exact %#v (%v)", doc, quick, err, exact, xerr)
-		}
+		requireTokenAgrees(t, doc)
 	})
 }
 

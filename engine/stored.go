@@ -1,6 +1,9 @@
 package engine
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Stored values: a record's value as a stateful processor keeps it (a
 // join's table row, a buffered stream record), its bytes as read with the
@@ -36,6 +39,13 @@ func StoredValue(r *Record) []byte {
 
 // LoadStoredValue is a stored value as expressions see it.
 func LoadStoredValue(stored []byte) (any, error) {
+	if len(stored) > 1 && stored[0] == storedJSON {
+		v, err := DecodeJSON(stored[1:])
+		if err != nil {
+			return nil, fmt.Errorf("value is not valid JSON: %v", err)
+		}
+		return v, nil
+	}
 	rec, err := StoredRecord(stored)
 	if err != nil {
 		return nil, err

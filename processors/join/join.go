@@ -96,6 +96,8 @@ type Join struct {
 	// and lookups read the shard.
 	memory       *memTable
 	memoryBudget int
+	heads        []uint64 // lookupInMemory's, kept between batches
+	stored       [][]byte
 	followErr    error // why the follower stopped, when it failed
 
 	cancel context.CancelFunc
@@ -381,6 +383,38 @@ func (j *Join) FlushState() error {
 	return nil
 }
 
+// lookupInMemory finds the probes' rows in the table held in memory: first
+// every probe's chain head, then every entry, then the rows are decoded.
+// Reads of a large table are cache misses; apart, independent ones overlap
+// (BenchmarkMemTableLookup: twice as quick as one lookup after the other).
+// No cache: decoding a small row costs about what caching it would, and
+// keys rarely repeat within a cache's lifetime.
+func (j *Join) lookupInMemory(probes []probe) {
+	heads := j.heads[:0]
+	for i := range probes {
+		var head uint64
+		if !probes[i].noKey {
+			head = j.memory.head(probes[i].key)
+		}
+		heads = append(heads, head)
+	}
+	stored := j.stored[:0]
+	for i := range probes {
+		var row []byte
+		if !probes[i].noKey {
+			row, probes[i].found = j.memory.find(heads[i], probes[i].key)
+		}
+		stored = append(stored, row)
+	}
+	for i := range probes {
+		if p := &probes[i]; p.found {
+			p.row, p.found, p.err = j.decodeRow(p.key, stored[i], true)
+		}
+	}
+	clear(stored) // the arena's bytes, not to be held past the batch
+	j.heads, j.stored = heads, stored
+}
+
 // lookup finds the row of key: in the table held in memory, or else in
 // the cache or the shard. The caller holds mu.
 func (j *Join) lookup(key []byte) (any, bool, error) {
@@ -452,10 +486,14 @@ func (j *Join) Process(_ context.Context, b *engine.Batch) error {
 		return err
 	}
 	j.fold()
-	for i := range probes {
-		p := &probes[i]
-		if !p.noKey {
-			p.row, p.found, p.err = j.lookup(p.key)
+	if j.memory != nil {
+		j.lookupInMemory(probes)
+	} else {
+		for i := range probes {
+			p := &probes[i]
+			if !p.noKey {
+				p.row, p.found, p.err = j.lookup(p.key)
+			}
 		}
 	}
 	j.mu.Unlock()

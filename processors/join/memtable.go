@@ -36,7 +36,17 @@ func (t *memTable) size() int { return len(t.arena) + len(t.index)*memIndexOverh
 
 // get returns key's stored value; valid until the next change.
 func (t *memTable) get(key []byte) ([]byte, bool) {
-	for at := t.index[t.hash(key)]; at != 0; {
+	return t.find(t.head(key), key)
+}
+
+// head is the newest entry of key's hash (1 + offset, 0: none). A batch
+// looks up every head before reading any entry: the index reads of a large
+// table are cache misses, and independent ones overlap.
+func (t *memTable) head(key []byte) uint64 { return t.index[t.hash(key)] }
+
+// find returns key's stored value from the chain at head.
+func (t *memTable) find(head uint64, key []byte) ([]byte, bool) {
+	for at := head; at != 0; {
 		next, k, v := t.entry(at - 1)
 		if bytes.Equal(k, key) {
 			return v, true
