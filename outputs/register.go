@@ -5,6 +5,7 @@ import (
 	"github.com/pipelinehq/pipeline/outputs/drop"
 	"github.com/pipelinehq/pipeline/outputs/file"
 	"github.com/pipelinehq/pipeline/outputs/kafka"
+	"github.com/pipelinehq/pipeline/outputs/sqlsink"
 	"github.com/pipelinehq/pipeline/outputs/stdout"
 )
 
@@ -14,4 +15,5 @@ func Register(r *engine.Registry) {
 	r.AddOutput(drop.Plugin())
 	r.AddOutput(file.Plugin())
 	r.AddOutput(stdout.Plugin())
+	r.AddOutput(sqlsink.Plugin())
 }

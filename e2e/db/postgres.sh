@@ -15,7 +15,8 @@
 # trust on the socket, for the tests' psql). DIR/server.env holds
 # PG_PORT, PG_USER, PG_PASSWORD, PG_DSN (a postgres:// URL to database app) and PG_SOCKET.
 # The server has wal_level=logical, so that CDC tests can use it too, and
-# fsync off: its data is throwaway.
+# fsync off (its data is throwaway; a crashed server keeps every commit, the OS
+# still has it).
 #
 # Run as root, the server runs as the user "postgres" (the package's). With
 # PG_OWNER_PID set, start leaves a watchdog that stops the server (and with
@@ -84,7 +85,6 @@ wal_level = logical
 max_wal_senders = 10
 max_replication_slots = 10
 fsync = off
-synchronous_commit = off
 full_page_writes = off
 shared_buffers = 64MB
 max_connections = 100

@@ -19,6 +19,9 @@ type Column struct {
 	// Precision is the fractional-second digits of a time column (0 for
 	// whole seconds); -1 when the column has none or the catalog says not.
 	Precision int
+	// Scale is the digits after the point of a DECIMAL/NUMERIC column; -1
+	// when it has none (or any, as PostgreSQL's bare numeric).
+	Scale int
 }
 
 // Table is what the catalog says of a table.
@@ -88,7 +91,7 @@ func Describe(ctx context.Context, db *sql.DB, driver Driver, name string) (*Tab
 	return t, nil
 }
 
-const columnsSQL = `SELECT column_name, data_type, is_nullable, COALESCE(datetime_precision, -1), %s
+const columnsSQL = `SELECT column_name, data_type, is_nullable, COALESCE(datetime_precision, -1), COALESCE(numeric_scale, -1), %s
 FROM information_schema.columns
 WHERE table_schema = %s AND table_name = %s
 ORDER BY ordinal_position`
@@ -138,13 +141,16 @@ func describeColumns(ctx context.Context, db *sql.DB, driver Driver, schema, tab
 	for rows.Next() {
 		var c Column
 		var nullable string
-		if err := rows.Scan(&c.Name, &c.Type, &nullable, &c.Precision, &c.Unsigned); err != nil {
+		if err := rows.Scan(&c.Name, &c.Type, &nullable, &c.Precision, &c.Scale, &c.Unsigned); err != nil {
 			return nil, err
 		}
 		c.Type = strings.ToLower(c.Type)
 		c.Nullable = nullable == "YES"
 		if !isTimeType(c.Type) {
 			c.Precision = -1
+		}
+		if c.Type != "numeric" && c.Type != "decimal" {
+			c.Scale = -1
 		}
 		cols = append(cols, c)
 	}

@@ -1,0 +1,101 @@
+package sqlsink
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/engine/conformance"
+	"github.com/pipelinehq/pipeline/engine/enginetest"
+	"github.com/pipelinehq/pipeline/internal/dbtest"
+)
+
+type testDB struct {
+	server *dbtest.Server
+	name   string
+	dsn    string
+	driver string
+}
+
+func (d testDB) exec(t testing.TB, sql string) { t.Helper(); d.server.Exec(t, d.name, sql) }
+
+func (d testDB) query(t testing.TB, sql string) string {
+	t.Helper()
+	var lines []string
+	for _, row := range d.server.Query(t, d.name, sql) {
+		lines = append(lines, strings.Join(row, "|"))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (d testDB) pick(postgres, mysql string) string {
+	if d.server.Kind == dbtest.Postgres {
+		return postgres
+	}
+	return mysql
+}
+
+func forEachDB(t *testing.T, f func(t *testing.T, db testDB)) {
+	for _, kind := range []dbtest.Kind{dbtest.Postgres, dbtest.MariaDB} {
+		t.Run(string(kind), func(t *testing.T) {
+			s := dbtest.Shared(t, kind)
+			name, dsn := s.NewDatabase(t)
+			f(t, testDB{server: s, name: name, dsn: dsn, driver: map[dbtest.Kind]string{dbtest.Postgres: "postgres", dbtest.MariaDB: "mysql"}[kind]})
+		})
+	}
+}
+
+func newOutput(t *testing.T, db testDB, fields string) *Output {
+	t.Helper()
+	fields = fmt.Sprintf("driver: %s\ndsn: %q\n%s", db.driver, db.dsn, fields)
+	return enginetest.NewOutput(t, Plugin(), "sql", fields).(*Output)
+}
+
+func started(t *testing.T, db testDB, fields string) *Output {
+	t.Helper()
+	o := newOutput(t, db, fields)
+	if err := o.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { o.Close(context.Background()) })
+	return o
+}
+
+var tables atomic.Int64
+
+// TestConformance runs the output suite on each server: records are
+// inserted as rows (seq, k, v) and read back in seq order with psql and
+// mariadb; a value longer than a CHECK allows is the row the database
+// refuses.
+func TestConformance(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db testDB) {
+		conformance.TestOutput(t, conformance.OutputHarness{
+			KeepsKeys:    true,
+			NoTombstones: "a tombstone deletes its key's row (TestUpsertAndDelete)",
+			Unwritable: func() *engine.Record {
+				return engine.NewRecord([]byte(`{"n":-1,"s":"`+strings.Repeat("x", 300)+`"}`), engine.JSON)
+			},
+			Sink: func(t *testing.T) conformance.OutputSink {
+				table := fmt.Sprintf("conf%d", tables.Add(1))
+				db.exec(t, db.pick(
+					"CREATE TABLE "+table+" (seq bigserial PRIMARY KEY, k text, v text NOT NULL CHECK (length(v) < 200))",
+					"CREATE TABLE "+table+" (seq BIGINT AUTO_INCREMENT PRIMARY KEY, k TEXT, v TEXT NOT NULL, CHECK (length(v) < 200))"))
+				return conformance.OutputSink{
+					New: func(t *testing.T) engine.Output {
+						return newOutput(t, db, "table: "+table+"\nmode: insert\ndelete: false\ncolumns: {k: key, v: value}\n")
+					},
+					ReadBack: func(t *testing.T, n int) []conformance.Record {
+						var out []conformance.Record
+						for _, row := range db.server.Query(t, db.name, "SELECT k, v FROM "+table+" ORDER BY seq") {
+							out = append(out, conformance.Record{Key: []byte(row[0]), Value: []byte(row[1])})
+						}
+						return out
+					},
+				}
+			},
+		})
+	})
+}
