@@ -12,17 +12,20 @@ import (
 // exampleChecks runs every example in pipelines/ and checks what it wrote.
 // A new example without an entry here fails TestEveryExampleIsRun.
 var exampleChecks = map[string]func(t *testing.T, file string){
-	"orders.yaml":          checkOrdersExample,
-	"heartbeat.yaml":       checkHeartbeatExample,
-	"wordcount.yaml":       checkWordcountExample,
-	"text-analysis.yaml":   checkTextAnalysisExample,
-	"nexmark-q1.yaml":      checkNexmarkQ1,
-	"nexmark-q2.yaml":      checkNexmarkQ2,
-	"nexmark-q5.yaml":      checkNexmarkQ5,
-	"nexmark-q7.yaml":      checkNexmarkQ7,
-	"nexmark-q8.yaml":      checkNexmarkQ8,
-	"wordcount-kafka.yaml": checkWordcountKafkaExample,
-	"orders-enrich.yaml":   checkOrdersEnrichExample,
+	"orders.yaml":            checkOrdersExample,
+	"heartbeat.yaml":         checkHeartbeatExample,
+	"wordcount.yaml":         checkWordcountExample,
+	"text-analysis.yaml":     checkTextAnalysisExample,
+	"nexmark-q1.yaml":        checkNexmarkQ1,
+	"nexmark-q2.yaml":        checkNexmarkQ2,
+	"nexmark-q5.yaml":        checkNexmarkQ5,
+	"nexmark-q7.yaml":        checkNexmarkQ7,
+	"nexmark-q8.yaml":        checkNexmarkQ8,
+	"wordcount-kafka.yaml":   checkWordcountKafkaExample,
+	"orders-enrich.yaml":     checkOrdersEnrichExample,
+	"mysql-orders.yaml":      checkMySQLOrdersExample,
+	"postgres-orders.yaml":   checkPostgresOrdersExample,
+	"kafka-to-postgres.yaml": checkKafkaToPostgresExample,
 }
 
 func TestEveryExampleIsRun(t *testing.T) {

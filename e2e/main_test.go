@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/pipelinehq/pipeline/internal/dbtest"
 )
 
 // pipelineBin is the binary built from this tree once for the whole e2e run,
@@ -46,6 +48,7 @@ func runMain(m *testing.M) int {
 	// A broker started by any Kafka test lives for the whole run.
 	defer stopKafka()
 	defer stopKfake()
+	defer dbtest.StopShared()
 	return m.Run()
 }
 

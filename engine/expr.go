@@ -315,6 +315,11 @@ var exprFunctions = []expr.Option{
 			return re.MatchString(params[0].(string)), nil
 		},
 		new(func(string, string) bool)),
+	expr.Function("re_route",
+		func(params ...any) (any, error) {
+			return regexRoute(params[0].(string), params[1].(string), params[2].(string))
+		},
+		new(func(string, string, string) string)),
 	expr.Function("unix_ms",
 		func(params ...any) (any, error) { return params[0].(time.Time).UnixMilli(), nil },
 		new(func(time.Time) int64)),

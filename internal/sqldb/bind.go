@@ -16,8 +16,8 @@ import (
 // more decimals than the column holds, and the drivers truncate a
 // fraction bound to an integer column (pgx writes 1.5 into a bigint as
 // 1): such values are refused here, so that no number is silently
-// changed. Objects and lists are written as JSON text, RFC 3339 strings
-// to time columns as times.
+// changed. Objects and lists are written as JSON text; RFC 3339 strings
+// and integers (epoch milliseconds) to time columns as times.
 func Bind(v any, c Column) (any, error) {
 	switch x := v.(type) {
 	case nil, bool, []byte, time.Time:
@@ -27,9 +27,9 @@ func Bind(v any, c Column) (any, error) {
 	case json.Number:
 		return bindNumber(string(x), c)
 	case int64:
-		return x, nil
+		return bindInt(x, c), nil
 	case int:
-		return int64(x), nil
+		return bindInt(int64(x), c), nil
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return nil, fmt.Errorf("column %s: %v is not a number a column can hold", c.Name, x)
@@ -46,6 +46,16 @@ func Bind(v any, c Column) (any, error) {
 		return i, nil
 	}
 	return nil, fmt.Errorf("column %s: cannot write %s", c.Name, engine.DescribeValue(v))
+}
+
+// bindInt writes an integer to a time column as epoch milliseconds (a
+// record's timestamp, Kafka Connect's Timestamp): MySQL would read
+// 1767323045123 as a YYYYMMDDhhmmss number, PostgreSQL not at all.
+func bindInt(i int64, c Column) any {
+	if isTimeType(c.Type) && c.Type != "date" {
+		return time.UnixMilli(i).UTC()
+	}
+	return i
 }
 
 func bindString(s string, c Column) (any, error) {

@@ -31,6 +31,8 @@ func TestBindRefusesWhatTheColumnWouldChange(t *testing.T) {
 		{"2026-01-02T03:04:05Z", text, "2026-01-02T03:04:05Z"},
 		{map[string]any{"a": int64(1)}, text, `{"a":1}`},
 		{nil, amount, "<nil>"},
+		{int64(1767323045123), at, "2026-01-02 03:04:05.123 +0000 UTC"},
+		{int64(1767323045123), id, "1767323045123"},
 	} {
 		got, err := Bind(tt.v, tt.c)
 		s := fmt.Sprint(got)

@@ -2,6 +2,7 @@ package sqldb
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -14,6 +15,11 @@ import (
 // errors of the same kind that it files under HY000. Such a row fails
 // alone, every time; writing it again cannot help.
 func IsRowError(err error) bool {
+	if err != nil && strings.Contains(err.Error(), "failed to encode args[") {
+		// pgx could not encode a value for its column's type: that row's
+		// value, refused before it reached the server.
+		return true
+	}
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {
 		return len(pg.Code) == 5 && (pg.Code[:2] == "22" || pg.Code[:2] == "23")
