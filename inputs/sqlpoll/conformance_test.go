@@ -21,7 +21,7 @@ func TestConformance(t *testing.T) {
 			NoTombstones: "a row is always a value",
 			Source: func(t *testing.T) conformance.InputSource {
 				table := fmt.Sprintf("conf%d", conformanceTables.Add(1))
-				db.exec(t, db.pick(
+				db.Exec(t, db.Pick(
 					"CREATE TABLE "+table+" (id bigserial PRIMARY KEY, k text NOT NULL, v text NOT NULL)",
 					"CREATE TABLE "+table+" (id BIGINT AUTO_INCREMENT PRIMARY KEY, k TEXT NOT NULL, v TEXT NOT NULL)"))
 				return conformance.InputSource{
@@ -36,7 +36,7 @@ func TestConformance(t *testing.T) {
 							}
 							want[i] = conformance.Record{Key: r.Key, Value: v}
 						}
-						db.exec(t, "INSERT INTO "+table+" (k, v) VALUES "+strings.Join(rows, ", "))
+						db.Exec(t, "INSERT INTO "+table+" (k, v) VALUES "+strings.Join(rows, ", "))
 						return want
 					},
 					New: func(t *testing.T) engine.Input {

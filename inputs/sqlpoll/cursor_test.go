@@ -13,7 +13,7 @@ import (
 
 func createEvents(t *testing.T, db testDB) {
 	t.Helper()
-	db.exec(t, db.pick(
+	db.Exec(t, db.Pick(
 		`CREATE TABLE events (id bigint PRIMARY KEY, name text NOT NULL, ts timestamp(6) NOT NULL); CREATE INDEX ON events (ts)`,
 		`CREATE TABLE events (id BIGINT PRIMARY KEY, name TEXT NOT NULL, ts DATETIME(6) NOT NULL, KEY (ts))`))
 }
@@ -26,7 +26,7 @@ func createEvents(t *testing.T, db testDB) {
 func TestTimestampPositionWaitsForEveryRowOfATimestamp(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db testDB) {
 		createEvents(t, db)
-		db.exec(t, `INSERT INTO events VALUES (1, 'a', '2020-01-01 00:00:01'), (2, 'b', '2020-01-01 00:00:01'),
+		db.Exec(t, `INSERT INTO events VALUES (1, 'a', '2020-01-01 00:00:01'), (2, 'b', '2020-01-01 00:00:01'),
 			(3, 'c', '2020-01-01 00:00:02'), (4, 'd', '2020-01-01 00:00:02'), (5, 'e', '2020-01-01 00:00:03')`)
 		fields := "table: events\nmode: timestamp\ntimestamp_columns: [ts]\nbatch_max_rows: 1\n"
 		in := started(t, db, fields)
@@ -71,7 +71,7 @@ func names(t *testing.T, recs []*engine.Record) string {
 func TestTimestampIncrementingReadsChangesOnce(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db testDB) {
 		createEvents(t, db)
-		db.exec(t, `INSERT INTO events VALUES (1, 'a', '2020-01-01 00:00:01'), (2, 'b', '2020-01-01 00:00:01'), (3, 'c', '2020-01-01 00:00:01')`)
+		db.Exec(t, `INSERT INTO events VALUES (1, 'a', '2020-01-01 00:00:01'), (2, 'b', '2020-01-01 00:00:01'), (3, 'c', '2020-01-01 00:00:01')`)
 		fields := "table: events\nmode: timestamp+incrementing\ntimestamp_columns: [ts]\nincrementing_column: id\nbatch_max_rows: 2\n"
 		in := started(t, db, fields)
 		bs := readBatches(t, in, 3)
@@ -87,7 +87,7 @@ func TestTimestampIncrementingReadsChangesOnce(t *testing.T) {
 			t.Errorf("record key %q timestamp %d partition %s", r.Key, r.Timestamp, r.Source.Partition)
 		}
 		nothingMore(t, in)
-		db.exec(t, `UPDATE events SET name = 'b2', ts = '2020-01-01 00:00:05' WHERE id = 2`)
+		db.Exec(t, `UPDATE events SET name = 'b2', ts = '2020-01-01 00:00:05' WHERE id = 2`)
 		if got := names(t, allRecords(readBatches(t, in, 1))); got != "b2" {
 			t.Errorf("after the update: %s", got)
 		}
@@ -102,19 +102,19 @@ func TestTimestampIncrementingReadsChangesOnce(t *testing.T) {
 func TestKnownLimitALateRowIsSkipped(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db testDB) {
 		createEvents(t, db)
-		db.exec(t, `INSERT INTO events VALUES (1, 'a', '2020-01-01 00:00:01'), (3, 'c', '2020-01-01 00:00:03')`)
+		db.Exec(t, `INSERT INTO events VALUES (1, 'a', '2020-01-01 00:00:01'), (3, 'c', '2020-01-01 00:00:03')`)
 		in := started(t, db, "table: events\nmode: incrementing\nincrementing_column: id\n")
 		if got := names(t, allRecords(readBatches(t, in, 2))); got != "a c" {
 			t.Fatalf("read %s", got)
 		}
-		db.exec(t, `INSERT INTO events VALUES (2, 'late', '2020-01-01 00:00:02'), (4, 'd', '2020-01-01 00:00:04')`)
+		db.Exec(t, `INSERT INTO events VALUES (2, 'late', '2020-01-01 00:00:02'), (4, 'd', '2020-01-01 00:00:04')`)
 		if got := names(t, allRecords(readBatches(t, in, 1))); got != "d" {
 			t.Errorf("after a late id 2 and id 4: read %s, want d alone (id 2 is below the cursor)", got)
 		}
 
 		delayed := started(t, db, "table: events\nmode: timestamp\ntimestamp_columns: [ts]\ntimestamp_delay: 3s\n")
 		readBatches(t, delayed, 4)
-		db.exec(t, db.pick(`INSERT INTO events VALUES (5, 'fresh', now())`, `INSERT INTO events VALUES (5, 'fresh', NOW(6))`))
+		db.Exec(t, db.Pick(`INSERT INTO events VALUES (5, 'fresh', now())`, `INSERT INTO events VALUES (5, 'fresh', NOW(6))`))
 		nothingMore(t, delayed) // younger than the delay
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -134,10 +134,10 @@ func TestKnownLimitALateRowIsSkipped(t *testing.T) {
 // error that names the setting to fix.
 func TestStartErrorsNameTheSetting(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db testDB) {
-		db.exec(t, db.pick(
+		db.Exec(t, db.Pick(
 			`CREATE TABLE plain (id bigint NOT NULL, label text NOT NULL, maybe timestamp, at timestamp NOT NULL)`,
 			`CREATE TABLE plain (id BIGINT NOT NULL, label TEXT NOT NULL, maybe DATETIME NULL, at DATETIME NOT NULL)`))
-		wrongPassword := strings.Replace(db.dsn, db.server.Password, "wrong-password", 1)
+		wrongPassword := strings.Replace(db.DSN, db.Server.Password, "wrong-password", 1)
 		tests := []struct{ fields, want string }{
 			{"table: nosuch\nmode: bulk\n", "input.sql_poll.table: table nosuch does not exist"},
 			{"table: plain\nmode: incrementing\nincrementing_column: idd\n", `input.sql_poll.incrementing_column: table plain has no column "idd", did you mean "id"?`},
@@ -153,7 +153,7 @@ func TestStartErrorsNameTheSetting(t *testing.T) {
 				t.Errorf("%s: error %v\nwant it to contain %q", strings.ReplaceAll(tt.fields, "\n", "; "), err, tt.want)
 			}
 		}
-		in := newInput(t, testDB{server: db.server, name: db.name, dsn: wrongPassword, driver: db.driver}, "table: plain\nmode: bulk\n")
+		in := newInput(t, testDB{Server: db.Server, Name: db.Name, DSN: wrongPassword, Driver: db.Driver}, "table: plain\nmode: bulk\n")
 		err := in.Start(context.Background())
 		if err == nil || !strings.Contains(err.Error(), "input.sql_poll.dsn: cannot connect") || strings.Contains(err.Error(), "wrong-password") {
 			t.Errorf("wrong password: %v", err)
@@ -171,8 +171,7 @@ func TestPollGoesOnAfterTheServerRestarts(t *testing.T) {
 	for _, kind := range []dbtest.Kind{dbtest.Postgres, dbtest.MariaDB} {
 		t.Run(string(kind), func(t *testing.T) {
 			s := dbtest.New(t, kind)
-			name, dsn := s.NewDatabase(t)
-			db := testDB{server: s, name: name, dsn: dsn, driver: map[dbtest.Kind]string{dbtest.Postgres: "postgres", dbtest.MariaDB: "mysql"}[kind]}
+			db := s.Database(t)
 			createEvents(t, db)
 			insertEvents(t, db, 1, 3000)
 			in := started(t, db, "table: events\nmode: incrementing\nincrementing_column: id\nbatch_max_rows: 100\n")
@@ -207,5 +206,5 @@ func insertEvents(t *testing.T, db testDB, from, to int) {
 		}
 		fmt.Fprintf(&b, "(%d, 'e%d', '2020-01-01 00:00:00')", i, i)
 	}
-	db.exec(t, "INSERT INTO events VALUES "+b.String())
+	db.Exec(t, "INSERT INTO events VALUES "+b.String())
 }

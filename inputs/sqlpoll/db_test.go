@@ -12,46 +12,14 @@ import (
 	"github.com/pipelinehq/pipeline/internal/dbtest"
 )
 
-// testDB is a fresh database on a real server, with the driver name the
-// input's config takes.
-type testDB struct {
-	server *dbtest.Server
-	name   string
-	dsn    string
-	driver string
-}
+type testDB = dbtest.Database
 
-func (d testDB) exec(t testing.TB, sql string) { t.Helper(); d.server.Exec(t, d.name, sql) }
-
-func (d testDB) pg() bool { return d.server.Kind == dbtest.Postgres }
-
-// pick is the statement for this server's dialect.
-func (d testDB) pick(postgres, mysql string) string {
-	if d.pg() {
-		return postgres
-	}
-	return mysql
-}
-
-// forEachDB runs f against a fresh database on PostgreSQL and on MariaDB.
-func forEachDB(t *testing.T, f func(t *testing.T, db testDB)) {
-	for _, kind := range []dbtest.Kind{dbtest.Postgres, dbtest.MariaDB} {
-		t.Run(string(kind), func(t *testing.T) {
-			s := dbtest.Shared(t, kind)
-			name, dsn := s.NewDatabase(t)
-			driver := "postgres"
-			if kind == dbtest.MariaDB {
-				driver = "mysql"
-			}
-			f(t, testDB{server: s, name: name, dsn: dsn, driver: driver})
-		})
-	}
-}
+var forEachDB = dbtest.ForEach
 
 // newInput builds a sql_poll input from YAML fields (dsn and driver added).
 func newInput(t *testing.T, db testDB, fields string) *Input {
 	t.Helper()
-	fields = fmt.Sprintf("driver: %s\ndsn: %q\npoll_interval: 50ms\n%s", db.driver, db.dsn, fields)
+	fields = fmt.Sprintf("driver: %s\ndsn: %q\npoll_interval: 50ms\n%s", db.Driver, db.DSN, fields)
 	return enginetest.NewInput(t, Plugin(), "sql", fields).(*Input)
 }
 

@@ -11,7 +11,7 @@
 // cannot be started the test is skipped with the reason, or fails when
 // CI=true.
 //
-// It imports only the standard library; only tests import it.
+// It imports the standard library and goleak; only tests import it.
 package dbtest
 
 import (

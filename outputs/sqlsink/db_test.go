@@ -13,44 +13,13 @@ import (
 	"github.com/pipelinehq/pipeline/internal/dbtest"
 )
 
-type testDB struct {
-	server *dbtest.Server
-	name   string
-	dsn    string
-	driver string
-}
+type testDB = dbtest.Database
 
-func (d testDB) exec(t testing.TB, sql string) { t.Helper(); d.server.Exec(t, d.name, sql) }
-
-func (d testDB) query(t testing.TB, sql string) string {
-	t.Helper()
-	var lines []string
-	for _, row := range d.server.Query(t, d.name, sql) {
-		lines = append(lines, strings.Join(row, "|"))
-	}
-	return strings.Join(lines, "\n")
-}
-
-func (d testDB) pick(postgres, mysql string) string {
-	if d.server.Kind == dbtest.Postgres {
-		return postgres
-	}
-	return mysql
-}
-
-func forEachDB(t *testing.T, f func(t *testing.T, db testDB)) {
-	for _, kind := range []dbtest.Kind{dbtest.Postgres, dbtest.MariaDB} {
-		t.Run(string(kind), func(t *testing.T) {
-			s := dbtest.Shared(t, kind)
-			name, dsn := s.NewDatabase(t)
-			f(t, testDB{server: s, name: name, dsn: dsn, driver: map[dbtest.Kind]string{dbtest.Postgres: "postgres", dbtest.MariaDB: "mysql"}[kind]})
-		})
-	}
-}
+var forEachDB = dbtest.ForEach
 
 func newOutput(t *testing.T, db testDB, fields string) *Output {
 	t.Helper()
-	fields = fmt.Sprintf("driver: %s\ndsn: %q\n%s", db.driver, db.dsn, fields)
+	fields = fmt.Sprintf("driver: %s\ndsn: %q\n%s", db.Driver, db.DSN, fields)
 	return enginetest.NewOutput(t, Plugin(), "sql", fields).(*Output)
 }
 
@@ -80,7 +49,7 @@ func TestConformance(t *testing.T) {
 			},
 			Sink: func(t *testing.T) conformance.OutputSink {
 				table := fmt.Sprintf("conf%d", tables.Add(1))
-				db.exec(t, db.pick(
+				db.Exec(t, db.Pick(
 					"CREATE TABLE "+table+" (seq bigserial PRIMARY KEY, k text, v text NOT NULL CHECK (length(v) < 200))",
 					"CREATE TABLE "+table+" (seq BIGINT AUTO_INCREMENT PRIMARY KEY, k TEXT, v TEXT NOT NULL, CHECK (length(v) < 200))"))
 				return conformance.OutputSink{
@@ -89,7 +58,7 @@ func TestConformance(t *testing.T) {
 					},
 					ReadBack: func(t *testing.T, n int) []conformance.Record {
 						var out []conformance.Record
-						for _, row := range db.server.Query(t, db.name, "SELECT k, v FROM "+table+" ORDER BY seq") {
+						for _, row := range db.Server.Query(t, db.Name, "SELECT k, v FROM "+table+" ORDER BY seq") {
 							out = append(out, conformance.Record{Key: []byte(row[0]), Value: []byte(row[1])})
 						}
 						return out

@@ -22,7 +22,7 @@ func rec(key, value string) *engine.Record {
 }
 
 func createCustomers(t *testing.T, db testDB) {
-	db.exec(t, db.pick(
+	db.Exec(t, db.Pick(
 		`CREATE TABLE customers (id bigint PRIMARY KEY, name text NOT NULL, tier int, amount numeric(10,2), UNIQUE (name))`,
 		`CREATE TABLE customers (id BIGINT PRIMARY KEY, name VARCHAR(64) NOT NULL, tier INT, amount DECIMAL(10,2), UNIQUE (name))`))
 }
@@ -45,7 +45,7 @@ func TestUpsertAndDelete(t *testing.T) {
 		}))
 		must(t, o.Write(context.Background(), []*engine.Record{rec("2", ""), del, rec("1", `{"id":1,"name":"a3"}`)}))
 		want := "1|a3|NULL|NULL\n9007199254740993|big|NULL|12345678.99"
-		if got := db.query(t, "SELECT id, name, tier, amount FROM customers ORDER BY id"); got != want {
+		if got := db.Rows(t, "SELECT id, name, tier, amount FROM customers ORDER BY id"); got != want {
 			t.Errorf("table:\n%s\nwant\n%s", got, want)
 		}
 	})
@@ -87,7 +87,7 @@ func TestRefusedRowsAreRejectedAlone(t *testing.T) {
 		if len(got) != 5 {
 			t.Errorf("%d rejections: %s", len(got), strings.Join(got, "\n"))
 		}
-		if rows := db.query(t, "SELECT id, name, amount FROM customers ORDER BY id"); rows != "1|a|NULL\n7|g|19.90" {
+		if rows := db.Rows(t, "SELECT id, name, amount FROM customers ORDER BY id"); rows != "1|a|NULL\n7|g|19.90" {
 			t.Errorf("table:\n%s", rows)
 		}
 	})
@@ -100,8 +100,7 @@ func TestWriteFailsWhileTheServerIsDownAndWritesOnceItIsBack(t *testing.T) {
 	for _, kind := range []dbtest.Kind{dbtest.Postgres, dbtest.MariaDB} {
 		t.Run(string(kind), func(t *testing.T) {
 			s := dbtest.New(t, kind)
-			name, dsn := s.NewDatabase(t)
-			db := testDB{server: s, name: name, dsn: dsn, driver: map[dbtest.Kind]string{dbtest.Postgres: "postgres", dbtest.MariaDB: "mysql"}[kind]}
+			db := s.Database(t)
 			createCustomers(t, db)
 			o := started(t, db, "table: customers\n")
 			must(t, o.Write(context.Background(), []*engine.Record{rec("1", `{"id":1,"name":"a"}`)}))
@@ -114,7 +113,7 @@ func TestWriteFailsWhileTheServerIsDownAndWritesOnceItIsBack(t *testing.T) {
 			}
 			s.Start(t)
 			must(t, o.Write(context.Background(), batch))
-			if rows := db.query(t, "SELECT id FROM customers ORDER BY id"); rows != "1\n2\n3" {
+			if rows := db.Rows(t, "SELECT id FROM customers ORDER BY id"); rows != "1\n2\n3" {
 				t.Errorf("table:\n%s", rows)
 			}
 		})
@@ -124,7 +123,7 @@ func TestWriteFailsWhileTheServerIsDownAndWritesOnceItIsBack(t *testing.T) {
 func TestStartErrorsNameTheSetting(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db testDB) {
 		createCustomers(t, db)
-		db.exec(t, "CREATE TABLE nokey (a int, b int)")
+		db.Exec(t, "CREATE TABLE nokey (a int, b int)")
 		for _, tt := range []struct{ fields, want string }{
 			{"table: nosuch\n", "output.sql.table: table nosuch does not exist"},
 			{"table: nokey\n", "output.sql.key_columns: table nokey has no primary key"},
