@@ -208,3 +208,30 @@ func insertEvents(t *testing.T, db testDB, from, to int) {
 	}
 	db.Exec(t, "INSERT INTO events VALUES "+b.String())
 }
+
+// TestCustomQuery: a query with a join and a WHERE of its own is polled in
+// timestamp+incrementing mode on its result columns; its partition is
+// "query", and without key_columns its records have no key.
+func TestCustomQuery(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db testDB) {
+		createEvents(t, db)
+		db.Exec(t, `CREATE TABLE kinds (name varchar(16) PRIMARY KEY, kind varchar(16) NOT NULL)`)
+		db.Exec(t, `INSERT INTO kinds VALUES ('a', 'letter'), ('b', 'letter'), ('x', 'test')`)
+		db.Exec(t, `INSERT INTO events VALUES (1, 'a', '2020-01-01 00:00:01'), (2, 'x', '2020-01-01 00:00:01'), (3, 'b', '2020-01-01 00:00:02')`)
+		in := started(t, db, "query: SELECT e.id, e.name, e.ts, k.kind FROM events e JOIN kinds k ON k.name = e.name WHERE k.kind <> 'test'\n"+
+			"mode: timestamp+incrementing\ntimestamp_columns: [ts]\nincrementing_column: id\n")
+		bs := readBatches(t, in, 2)
+		if got := names(t, allRecords(bs)); got != "a b" {
+			t.Fatalf("read %s, want a b", got)
+		}
+		r := bs[len(bs)-1].Records[len(bs[len(bs)-1].Records)-1]
+		if r.Source.Partition != "query" || r.Key != nil || bs[len(bs)-1].Partition != "query" {
+			t.Errorf("partition %s key %q", r.Source.Partition, r.Key)
+		}
+		db.Exec(t, `INSERT INTO events VALUES (4, 'a', '2020-01-01 00:00:03'), (5, 'x', '2020-01-01 00:00:03')`)
+		if got := names(t, allRecords(readBatches(t, in, 1))); got != "a" {
+			t.Errorf("then %s, want a", got)
+		}
+		nothingMore(t, in)
+	})
+}
