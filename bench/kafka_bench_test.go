@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -26,6 +25,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/pipelinehq/pipeline/internal/dbtest"
 )
 
 // The Kafka benchmarks run against a real Apache Kafka broker
@@ -96,7 +97,7 @@ func startKafka(b *testing.B) (*kafkaEnv, string, error) {
 	// Ports are picked free but may be taken before the broker binds them
 	// (other tests start brokers too): try again on other ports.
 	for attempt := 1; ; attempt++ {
-		port, err := freePort()
+		port, err := dbtest.FreePort()
 		if err != nil {
 			return nil, "", err
 		}
@@ -135,15 +136,6 @@ func startKafka(b *testing.B) (*kafkaEnv, string, error) {
 	fmt.Fprintf(benchOut, "kafka: broker %s, %s preloaded with %d records of %d bytes in %.1fs\n",
 		env.brokers, kafkaInput, kafkaRecords, kafkaValueSize, time.Since(start).Seconds())
 	return env, "", nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // writeKafkaValues writes kafkaRecords lines, each a JSON-ish value of
@@ -300,20 +292,12 @@ func bareProduce(ctx context.Context, brokers, data, topic string) error {
 		return err
 	}
 	defer f.Close()
-	var mu sync.Mutex
-	var produceErr error
-	cb := func(_ *kgo.Record, err error) {
-		if err != nil {
-			mu.Lock()
-			produceErr = err
-			mu.Unlock()
-		}
-	}
+	var failed produceErrors
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<16), 1<<20)
 	for line := int64(1); sc.Scan(); line++ {
 		r := &kgo.Record{Key: strconv.AppendInt(nil, line, 10), Value: bytes.Clone(sc.Bytes())}
-		cl.Produce(ctx, r, cb)
+		cl.Produce(ctx, r, failed.record)
 	}
 	if err := sc.Err(); err != nil {
 		return err
@@ -321,9 +305,28 @@ func bareProduce(ctx context.Context, brokers, data, topic string) error {
 	if err := cl.Flush(ctx); err != nil {
 		return err
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	return produceErr
+	return failed.err()
+}
+
+// produceErrors keeps the last error franz-go's produce callbacks report, as
+// a bare loop's caller would check after Flush.
+type produceErrors struct {
+	mu   sync.Mutex
+	last error
+}
+
+func (p *produceErrors) record(_ *kgo.Record, err error) {
+	if err != nil {
+		p.mu.Lock()
+		p.last = err
+		p.mu.Unlock()
+	}
+}
+
+func (p *produceErrors) err() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.last
 }
 
 // bareConsume reads kafkaInput to the end as a member of group, committing
@@ -664,7 +667,7 @@ func BenchmarkKafkaConsume(b *testing.B) {
 		return w
 	}
 	pipe := func(seq int64) window {
-		port, err := freePort()
+		port, err := dbtest.FreePort()
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pipelinehq/pipeline/internal/dbtest"
 )
 
 // BenchmarkReloadPause: the pause a config change makes, from the moment
@@ -29,7 +31,7 @@ func BenchmarkReloadPause(b *testing.B) {
 		if err := os.MkdirAll(filepath.Dir(cfg), 0o755); err != nil {
 			b.Fatal(err)
 		}
-		port, err := freePort()
+		port, err := dbtest.FreePort()
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -95,15 +95,7 @@ func bareSQLToKafka(brokers, topic string) error {
 		return err
 	}
 	defer cl.Close()
-	var mu sync.Mutex
-	var produceErr error
-	cb := func(_ *kgo.Record, err error) {
-		if err != nil {
-			mu.Lock()
-			produceErr = err
-			mu.Unlock()
-		}
-	}
+	var failed produceErrors
 	rows, err := conn.Query(ctx, "SELECT id, user_id, amount::text, status, updated_at FROM orders ORDER BY id ASC")
 	if err != nil {
 		return err
@@ -127,7 +119,7 @@ func bareSQLToKafka(brokers, topic string) error {
 		v = append(v, `","user_id":`...)
 		v = strconv.AppendInt(v, user, 10)
 		v = append(v, '}')
-		cl.Produce(ctx, &kgo.Record{Key: strconv.AppendInt(nil, id, 10), Value: v}, cb)
+		cl.Produce(ctx, &kgo.Record{Key: strconv.AppendInt(nil, id, 10), Value: v}, failed.record)
 	}
 	if err := rows.Err(); err != nil {
 		return err
@@ -135,9 +127,7 @@ func bareSQLToKafka(brokers, topic string) error {
 	if err := cl.Flush(ctx); err != nil {
 		return err
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	return produceErr
+	return failed.err()
 }
 
 var (

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pipelinehq/pipeline/internal/dbtest"
 )
 
 // podmanRun is how these machines run containers: runc with cgroupfs and
@@ -134,7 +136,7 @@ func TestContainerReloadsConfigMap(t *testing.T) {
 	}
 
 	cm := &configMap{dir: t.TempDir()}
-	port, err := freePort()
+	port, err := dbtest.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pipelinehq/pipeline/internal/dbtest"
 )
 
 func TestKafkaReadyWhileTheGroupCannotBeJoined(t *testing.T) {
@@ -32,7 +34,7 @@ func testKafkaReadyWhileTheGroupCannotBeJoined(t *testing.T, bootstrap string) {
 	kcat(t, "kafka streams\nkafka connect\n", "-P", "-b", bootstrap, "-t", in)
 	state := t.TempDir()
 	start := func(instance string) (*bgPipeline, string) {
-		port, err := freePort()
+		port, err := dbtest.FreePort()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -20,7 +20,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,6 +29,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pipelinehq/pipeline/internal/dbtest"
 )
 
 // kafkaBroker is one broker started by kafka/broker.sh, with its security
@@ -169,10 +170,10 @@ func launchKafka(dir string, removeDirOnExit bool) (*kafkaBroker, error) {
 	for attempt := 1; ; attempt++ {
 		var cport int
 		var err error
-		if port, err = freePort(); err != nil {
+		if port, err = dbtest.FreePort(); err != nil {
 			return nil, err
 		}
-		if cport, err = freePort(); err != nil {
+		if cport, err = dbtest.FreePort(); err != nil {
 			return nil, err
 		}
 		// The first run fetches the jars from Maven Central; later runs use the cache.
@@ -282,15 +283,6 @@ func (b *kafkaBroker) KcatSSL() []string {
 func (b *kafkaBroker) KcatSASLSSL() []string {
 	return []string{"-b", b.SASLSSL, "-X", "security.protocol=SASL_SSL", "-X", "ssl.ca.location=" + b.CAFile,
 		"-X", "sasl.mechanisms=PLAIN", "-X", "sasl.username=" + b.PlainUser, "-X", "sasl.password=" + b.PlainPassword}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // kcat runs kcat with stdin and returns its stdout, failing the test on error.

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pipelinehq/pipeline/internal/dbtest"
 )
 
 // forEachKafka runs test once per broker, in parallel subtests.
@@ -105,7 +107,7 @@ func newDevBroker(t *testing.T) *devBroker {
 // start runs the broker on addr, or on a free port when addr is empty.
 func (b *devBroker) start(addr string) error {
 	if addr == "" {
-		port, err := freePort()
+		port, err := dbtest.FreePort()
 		if err != nil {
 			return err
 		}

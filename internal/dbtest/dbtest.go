@@ -149,7 +149,7 @@ func launch(kind Kind, dir string, removeDir bool) (*Server, error) {
 	}
 	s := &Server{Kind: kind, dir: filepath.Join(dir, "server"), removeDir: removeDir}
 	for attempt := 1; ; attempt++ {
-		port, err := freePort()
+		port, err := FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -329,7 +329,9 @@ func (s *Server) client(db, sql string) *exec.Cmd {
 	return cmd
 }
 
-func freePort() (int, error) {
+// FreePort returns a loopback TCP port free at the moment of the call, for a
+// server a test starts.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
