@@ -41,6 +41,18 @@ type Committer interface {
 	Commit(ctx context.Context, checkpoints []Checkpoint) error
 }
 
+// SourceConfirmer is a Committer whose source keeps less than its whole
+// position: a replication slot keeps the LSN confirmed to it, not whether
+// the snapshot before it finished, nor how far into a transaction the
+// input got. The engine keeps its positions too (in state.dir, or in the
+// transaction) and resumes it from them; Commit only tells the source what
+// it may let go of.
+type SourceConfirmer interface {
+	Committer
+	Resumer
+	ConfirmsAtSource()
+}
+
 // Resumer is an input that can start from positions the engine committed
 // earlier: kept in state.dir, or under exactly-once in the transaction.
 // Resume is called before Start with the last committed position of each

@@ -23,6 +23,9 @@ func (p *Pipeline) keepsOwnPositions(in *inputNode) bool {
 	if _, ok := in.input.(Resumer); !ok {
 		return true // nothing to resume from
 	}
+	if _, ok := in.input.(SourceConfirmer); ok {
+		return false // its source keeps only part of the position
+	}
 	_, commits := in.input.(Committer)
 	return commits && !p.state.stateful()
 }

@@ -58,6 +58,40 @@ func TestStatelessPipelineResumes(t *testing.T) {
 	}
 }
 
+// confirmingInput is a resumable input whose source keeps only part of
+// its position (SourceConfirmer), like a replication slot.
+type confirmingInput struct {
+	resumableInput
+	committed []Checkpoint
+}
+
+func (in *confirmingInput) Commit(_ context.Context, cps []Checkpoint) error {
+	in.committed = append(in.committed, cps...)
+	return nil
+}
+
+func (in *confirmingInput) ConfirmsAtSource() {}
+
+// TestSourceConfirmerResumesFromTheEngine: an input that commits at its
+// source but keeps only part of its position there is also resumed from
+// the positions the engine keeps, in a stateless pipeline too, and is
+// told each commit.
+func TestSourceConfirmerResumesFromTheEngine(t *testing.T) {
+	dir := t.TempDir()
+	yaml := "input: {words: {}}\noutput: {collect: {}}\nstate: {dir: ${DIR}}\n"
+	first := &confirmingInput{resumableInput: resumableInput{batches: [][]string{{"a", "b"}, {"c"}}}}
+	if got := strings.Join(runWords(t, dir, yaml, map[string]Input{"words": first}), ","); got != "a,b,c" {
+		t.Fatalf("first run wrote %s", got)
+	}
+	if n := len(first.committed); n == 0 || !first.committed[n-1].Position.Equal(IntPosition("n", 2)) {
+		t.Fatalf("committed at the source %v, want words at 2 last", first.committed)
+	}
+	second := &confirmingInput{resumableInput: resumableInput{batches: [][]string{{"a", "b"}, {"c"}, {"d"}}}}
+	if got := strings.Join(runWords(t, dir, yaml, map[string]Input{"words": second}), ","); got != "d" {
+		t.Fatalf("second run wrote %s, want only d", got)
+	}
+}
+
 // TestInputsSharingPartitionNamesShareNothing: two inputs whose partitions
 // have the same name ("words") get tasks, state shards and positions of
 // their own.

@@ -6,6 +6,7 @@ import (
 	"github.com/pipelinehq/pipeline/inputs/generate"
 	"github.com/pipelinehq/pipeline/inputs/kafka"
 	"github.com/pipelinehq/pipeline/inputs/nexmark"
+	"github.com/pipelinehq/pipeline/inputs/pgcdc"
 	"github.com/pipelinehq/pipeline/inputs/sqlpoll"
 	"github.com/pipelinehq/pipeline/inputs/stdin"
 )
@@ -18,4 +19,5 @@ func Register(r *engine.Registry) {
 	r.AddInput(nexmark.Plugin())
 	r.AddInput(stdin.Plugin())
 	r.AddInput(sqlpoll.Plugin())
+	r.AddInput(pgcdc.Plugin())
 }

@@ -1,0 +1,200 @@
+package pgcdc
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pipelinehq/pipeline/engine"
+)
+
+// Retry delays after a failure that connecting again may mend (the server
+// restarting, the network): doubled from the first to the last, for ever.
+const (
+	firstRetry = 500 * time.Millisecond
+	lastRetry  = 30 * time.Second
+)
+
+// capture is the goroutine that connects, snapshots and streams, and
+// connects again after a failure, from the last position handed on.
+func (in *Input) capture(ctx context.Context) {
+	defer close(in.done)
+	retry := firstRetry
+	for {
+		err := in.session(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		var fatal errFatal
+		if errors.As(err, &fatal) || errors.Is(err, io.EOF) {
+			in.setFailure(err)
+			select {
+			case in.items <- item{err: err}:
+			case <-ctx.Done():
+			}
+			return
+		}
+		in.setFailure(err)
+		in.log.Warn("change data capture failed; connecting again", "slot", in.slot, "error", err, "in", retry)
+		select {
+		case <-time.After(retry):
+		case <-ctx.Done():
+			return
+		}
+		retry = min(2*retry, lastRetry)
+	}
+}
+
+// session is one connection's work: the checks, the snapshot when one is
+// due, then the stream.
+func (in *Input) session(ctx context.Context) error {
+	conn, err := in.connectSQL(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	in.database = conn.Config().Database
+	if err := in.checkServer(ctx, conn); err != nil {
+		return err
+	}
+	tables, err := in.resolveTables(ctx, conn)
+	if err != nil {
+		return err
+	}
+	conv := newConverters(in.mapping)
+	if in.snapshotMode == snapshotInitialOnly {
+		if err := in.snapshot(ctx, conn, tables, "", 0, conv); err != nil {
+			return err
+		}
+		return io.EOF
+	}
+	repl, err := in.connectReplication(ctx)
+	if err != nil {
+		return err
+	}
+	defer repl.Close(context.WithoutCancel(ctx))
+	start, err := in.prepare(ctx, conn, repl, tables, conv)
+	if err != nil {
+		return err
+	}
+	return in.stream(ctx, repl, conn, start, conv)
+}
+
+// prepare finds where streaming starts: the position handed on last, or
+// the slot's, after a snapshot when one is due.
+func (in *Input) prepare(ctx context.Context, conn *pgx.Conn, repl *pgconn.PgConn, tables []tableName, conv *converters) (position, error) {
+	slot, err := in.readSlot(ctx, conn)
+	if err != nil {
+		return position{}, err
+	}
+	from := in.from()
+	switch {
+	case from != nil && !from.snapshot:
+		if slot.exists {
+			return *from, nil
+		}
+		if in.snapshotMode != snapshotWhenNeeded {
+			return position{}, fatalf("replication slot %s does not exist (was it dropped?), so the changes after %s are lost to this input: "+
+				"to start again from a new snapshot, set snapshot_mode: when_needed, or remove the input's committed position (pipeline reset)", in.slot, from)
+		}
+		in.log.Warn("the replication slot is gone: taking a new snapshot (snapshot_mode when_needed)", "slot", in.slot, "position", from)
+	case in.snapshotMode == snapshotNoData:
+		if slot.exists {
+			return position{lsn: slot.confirmed}, nil
+		}
+		lsn, _, err := in.createSlot(ctx, repl, false)
+		return position{lsn: lsn}, err
+	case slot.exists && from != nil && slot.confirmed == from.lsn:
+		// A snapshot of ours cut short: its slot never moved, so it can
+		// be made again, with a snapshot exported anew.
+		in.log.Warn("the snapshot was cut short: reading it again from the start", "slot", in.slot, "rows_handed_on", from.rows)
+		if err := in.dropSlot(ctx, conn); err != nil {
+			return position{}, err
+		}
+		slot.exists = false
+	}
+	if slot.exists {
+		// A slot made before this input's first commit (by an operator,
+		// or a run whose state is gone): no snapshot of it can be had, so
+		// the tables are read now and the stream replays what changed
+		// since the slot's position: duplicates, never a loss.
+		in.log.Warn("the replication slot exists but this input has no position: snapshotting now, then streaming from the slot (changes between may repeat)", "slot", in.slot)
+		return position{lsn: slot.confirmed}, in.snapshot(ctx, conn, tables, "", slot.confirmed, conv)
+	}
+	lsn, exported, err := in.createSlot(ctx, repl, true)
+	if err != nil {
+		return position{}, err
+	}
+	return position{lsn: lsn}, in.snapshot(ctx, conn, tables, exported, lsn, conv)
+}
+
+// hand gives Read a batch, and keeps the server informed while Read is
+// slow to take it.
+func (in *Input) hand(ctx context.Context, recs []*engine.Record, at position, s *streamer) error {
+	b := engine.InputBatch{Records: recs, Partition: in.slot, Position: at.engine()}
+	for {
+		var status <-chan time.Time
+		if s != nil {
+			status = time.After(time.Until(s.nextStatus))
+		}
+		select {
+		case in.items <- item{batch: b}:
+			in.mu.Lock()
+			in.handedOn, in.handedOnSet = at, true
+			in.mu.Unlock()
+			return nil
+		case <-status:
+			if err := s.sendStatus(ctx); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// from is where the last batch handed on ended, or the resumed position.
+func (in *Input) from() *position {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.handedOnSet {
+		p := in.handedOn
+		return &p
+	}
+	return in.resumed
+}
+
+// confirmable is the LSN to confirm to the server: the engine's, or the
+// server's WAL end once every batch handed on is committed and quiet says
+// nothing else is on its way.
+func (in *Input) confirmable(quiet bool, walEnd pglogrepl.LSN) pglogrepl.LSN {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	allCommitted := !in.handedOnSet || (in.committedSet && in.committed == in.handedOn)
+	if quiet && allCommitted && walEnd > in.confirmed {
+		in.confirmed = walEnd
+	}
+	return in.confirmed
+}
+
+// setStreaming notes that the stream runs. Where it starts is safe to
+// confirm: the transaction at it is sent again, and what was handed on of
+// it skipped.
+func (in *Input) setStreaming(at pglogrepl.LSN) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.streaming, in.failure = true, nil
+	if in.confirmed == 0 {
+		in.confirmed = at
+	}
+}
+
+func (in *Input) setFailure(err error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.failure, in.streaming = err, false
+}

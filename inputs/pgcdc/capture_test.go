@@ -1,0 +1,202 @@
+package pgcdc
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pipelinehq/pipeline/engine"
+)
+
+const ordersTable = `CREATE TABLE orders (
+	id bigint PRIMARY KEY, amount numeric(10,2) NOT NULL, status text, at timestamptz, doc jsonb, raw bytea, tags int[], f real)`
+
+// TestSnapshotThenStream: the rows there at the start come as reads (the
+// last marked "last"), then inserts, updates and deletes (with their
+// tombstone) as Debezium's events, keyed by the primary key, with every
+// value exact.
+func TestSnapshotThenStream(t *testing.T) {
+	db := newDB(t)
+	db.Exec(t, ordersTable)
+	db.Exec(t, `INSERT INTO orders VALUES
+		(1, 19.90, 'PAID', '2026-12-03 10:00:00.123456+00', '{"n": 9007199254740993}', '\x00ff', '{1,2}', 0.1),
+		(2, 59.00, NULL, NULL, NULL, NULL, NULL, NULL)`)
+	in := started(t, db, "tables: [orders]\ntopic_prefix: pg")
+	recs, pos := read(t, in, 2)
+	first, second := envelopeOf(t, recs[0]), envelopeOf(t, recs[1])
+	if first.Op != "r" || second.Op != "r" || first.Source["snapshot"] != "true" || second.Source["snapshot"] != "last" {
+		t.Fatalf("snapshot events:\n%s", describe(t, recs))
+	}
+	if string(recs[0].Key) != `{"id":1}` || recs[0].Op != engine.OpRead {
+		t.Errorf("key %s op %s, want {\"id\":1} r", recs[0].Key, recs[0].Op)
+	}
+	b, _ := recs[0].Bytes()
+	for _, want := range []string{`"amount":"19.90"`, `"at":"2026-12-03T10:00:00.123456Z"`, `"doc":{"n":9007199254740993}`,
+		`"raw":"AP8="`, `"tags":[1,2]`, `"f":0.1`, `"status":"PAID"`, `"before":null`, `"schema":"public"`, `"table":"orders"`,
+		`"connector":"postgresql"`, `"name":"pg"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("snapshot row lacks %s:\n%s", want, b)
+		}
+	}
+	if got := recs[0].Source.Meta["topic"]; got != "pg.public.orders" {
+		t.Errorf("meta.topic %v, want pg.public.orders", got)
+	}
+	if pos.Has("snapshot_rows") {
+		t.Errorf("the snapshot's last batch carries %s, want a streaming position", pos)
+	}
+	db.Exec(t, `INSERT INTO orders (id, amount, status) VALUES (3, 5.00, 'CREATED');
+		UPDATE orders SET status = 'SHIPPED' WHERE id = 1;
+		DELETE FROM orders WHERE id = 2`)
+	recs, _ = read(t, in, 4)
+	ops := []string{}
+	for _, r := range recs {
+		if r.IsTombstone() {
+			ops = append(ops, "tombstone "+string(r.Key))
+			continue
+		}
+		ops = append(ops, envelopeOf(t, r).Op+" "+string(r.Key))
+	}
+	if got, want := strings.Join(ops, ", "), `c {"id":3}, u {"id":1}, d {"id":2}, tombstone {"id":2}`; got != want {
+		t.Fatalf("changes %s, want %s", got, want)
+	}
+	upd, del := envelopeOf(t, recs[1]), envelopeOf(t, recs[2])
+	if upd.Before != nil || upd.After["status"] != "SHIPPED" || upd.After["amount"] != "19.90" {
+		t.Errorf("update: before %v (REPLICA IDENTITY DEFAULT: null), after %v", upd.Before, upd.After)
+	}
+	if del.After != nil || del.Before["id"] == nil || upd.Source["snapshot"] != "false" || upd.Source["txId"] == nil {
+		t.Errorf("delete: before %v after %v; update source %v", del.Before, del.After, upd.Source)
+	}
+}
+
+// TestReplicaIdentityFullAndToast: with REPLICA IDENTITY FULL an update's
+// before is the whole row; an unchanged TOASTed value is the placeholder,
+// never null.
+func TestReplicaIdentityFullAndToast(t *testing.T) {
+	db := newDB(t)
+	db.Exec(t, `CREATE TABLE docs (id int PRIMARY KEY, n int, body text);
+		ALTER TABLE docs ALTER COLUMN body SET STORAGE EXTERNAL;
+		CREATE TABLE full_docs (id int PRIMARY KEY, n int);
+		ALTER TABLE full_docs REPLICA IDENTITY FULL`)
+	in := started(t, db, "tables: [docs, full_docs]\nsnapshot_mode: no_data")
+	streaming(t, in)
+	db.Exec(t, `INSERT INTO docs VALUES (1, 1, repeat('x', 10000)); UPDATE docs SET n = 2 WHERE id = 1;
+		INSERT INTO full_docs VALUES (1, 1); UPDATE full_docs SET n = 2 WHERE id = 1`)
+	recs, _ := read(t, in, 4)
+	toast := envelopeOf(t, recs[1])
+	if toast.After["body"] != "__debezium_unavailable_value" || toast.After["n"] != json.Number("2") {
+		t.Errorf("update of an unchanged TOAST column: after %v", toast.After)
+	}
+	full := envelopeOf(t, recs[3])
+	if full.Before["n"] != json.Number("1") || full.After["n"] != json.Number("2") {
+		t.Errorf("REPLICA IDENTITY FULL: before %v after %v", full.Before, full.After)
+	}
+}
+
+// TestResumeInsideATransaction: a transaction split over batches, its
+// first half committed: a new run from that position hands on the rest of
+// it, and nothing before.
+func TestResumeInsideATransaction(t *testing.T) {
+	db := newDB(t)
+	db.Exec(t, "CREATE TABLE t (id int PRIMARY KEY)")
+	in := started(t, db, "tables: [t]\nbatch_max_events: 3")
+	readNothing(t, in, 300*time.Millisecond) // the slot exists, the empty snapshot is done
+	db.Exec(t, "INSERT INTO t SELECT generate_series(1, 7)")
+	recs, pos := read(t, in, 3)
+	if string(recs[0].Key) != `{"id":1}` || pos.Has("snapshot_rows") {
+		t.Fatalf("first batch %s at %s", describe(t, recs), pos)
+	}
+	if n, _ := pos.Int("events"); n != 3 {
+		t.Fatalf("position %s, want 3 events of the transaction", pos)
+	}
+	commit(t, in, pos)
+	in.Close(t.Context())
+
+	again := started(t, db, "tables: [t]\nbatch_max_events: 3", engine.Checkpoint{Partition: "s1", Position: pos})
+	recs, _ = read(t, again, 4)
+	var keys []string
+	for _, r := range recs {
+		keys = append(keys, string(r.Key))
+	}
+	if got := strings.Join(keys, " "); got != `{"id":4} {"id":5} {"id":6} {"id":7}` {
+		t.Fatalf("after resuming at %s: %s", pos, got)
+	}
+	readNothing(t, again, 300*time.Millisecond)
+}
+
+// TestConfirmsOnlyWhatWasCommitted: changes read but not committed leave
+// the slot's confirmed_flush_lsn where it was; once committed, it moves
+// to them; idle afterwards, it follows the server's WAL as other tables
+// write.
+func TestConfirmsOnlyWhatWasCommitted(t *testing.T) {
+	db := newDB(t)
+	db.Exec(t, "CREATE TABLE t (id int PRIMARY KEY); CREATE TABLE other (id int)")
+	in := started(t, db, "tables: [t]\nsnapshot_mode: no_data")
+	streaming(t, in)
+	time.Sleep(300 * time.Millisecond) // a status update or two
+	before := confirmed(t, db)
+	db.Exec(t, "INSERT INTO t VALUES (1)")
+	_, pos := read(t, in, 1)
+	time.Sleep(500 * time.Millisecond)
+	if got := confirmed(t, db); got != before {
+		t.Fatalf("confirmed_flush_lsn moved from %d to %d before the change was committed", before, got)
+	}
+	commit(t, in, pos)
+	lsn, _ := pos.Int("lsn")
+	waitFor(t, func() bool { return confirmed(t, db) >= lsn }, "confirmed_flush_lsn to reach the commit")
+	at := confirmed(t, db)
+	for i := 0; i < 5; i++ {
+		db.Exec(t, "INSERT INTO other SELECT generate_series(1, 1000)")
+		time.Sleep(100 * time.Millisecond)
+	}
+	waitFor(t, func() bool { return confirmed(t, db) > at }, "confirmed_flush_lsn to follow the WAL of other tables")
+}
+
+// TestDroppedSlot: a position whose slot was dropped is a clear error
+// that says what to do.
+func TestDroppedSlot(t *testing.T) {
+	db := newDB(t)
+	db.Exec(t, "CREATE TABLE t (id int PRIMARY KEY)")
+	in := newInput(t, db, "tables: [t]")
+	if err := in.Resume([]engine.Checkpoint{{Partition: "s1", Position: position{lsn: 1000, events: 1}.engine()}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close(t.Context())
+	_, err := in.Read(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "replication slot s1 does not exist") || !strings.Contains(err.Error(), "when_needed") {
+		t.Fatalf("got %v, want the missing slot named, and what to do", err)
+	}
+}
+
+// TestStartRefuses: a missing table, or one left out of an existing
+// publication, stops the start with an error naming the setting.
+func TestStartRefuses(t *testing.T) {
+	db := newDB(t)
+	db.Exec(t, "CREATE TABLE t (id int PRIMARY KEY); CREATE TABLE u (id int PRIMARY KEY); CREATE PUBLICATION p FOR TABLE t")
+	for fields, want := range map[string]string{
+		"tables: [nope]":                            "table public.nope does not exist",
+		"tables: [u]\npublication: p":               "table public.u is not in publication p: ALTER PUBLICATION p ADD TABLE",
+		"publication: q\ncreate_publication: false": "publication q does not exist",
+	} {
+		in := newInput(t, db, fields)
+		err := in.Start(t.Context())
+		in.Close(t.Context())
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want %q", fields, err, want)
+		}
+	}
+}
+
+func waitFor(t *testing.T, ok func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 15s for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
