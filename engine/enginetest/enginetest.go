@@ -46,6 +46,23 @@ func NewInput(t testing.TB, p engine.InputPlugin, label, fields string) engine.I
 	return in
 }
 
+// StartInput resumes in from points (when there are any, through
+// engine.Resumer) and starts it; the test's cleanup closes it.
+func StartInput(t testing.TB, in engine.Input, points ...engine.Checkpoint) {
+	t.Helper()
+	if len(points) > 0 {
+		if err := in.(engine.Resumer).Resume(points); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s, ok := in.(engine.Starter); ok {
+		if err := s.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { in.Close(context.Background()) })
+}
+
 // NewOutput parses fields (see ParseFields) and constructs the output with
 // p.New, labelled label. It fails the test on any error.
 func NewOutput(t testing.TB, p engine.OutputPlugin, label, fields string) engine.Output {

@@ -28,15 +28,7 @@ func newInput(t *testing.T, db testDB, fields string) *Input {
 func started(t *testing.T, db testDB, fields string, points ...engine.Checkpoint) *Input {
 	t.Helper()
 	in := newInput(t, db, fields)
-	if len(points) > 0 {
-		if err := in.Resume(points); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := in.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Close(context.Background()) })
+	enginetest.StartInput(t, in, points...)
 	return in
 }
 
