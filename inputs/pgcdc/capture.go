@@ -3,6 +3,7 @@ package pgcdc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 
@@ -108,22 +109,23 @@ func (in *Input) prepare(ctx context.Context, conn *pgx.Conn, repl *pgconn.PgCon
 		}
 		lsn, _, err := in.createSlot(ctx, repl, false)
 		return position{lsn: lsn}, err
-	case slot.exists && from != nil && slot.confirmed == from.lsn:
-		// A snapshot of ours cut short: its slot never moved, so it can
-		// be made again, with a snapshot exported anew.
-		in.log.Warn("the snapshot was cut short: reading it again from the start", "slot", in.slot, "rows_handed_on", from.rows)
+	case slot.exists:
+		// No position, or a snapshot cut short: nothing streamed from the
+		// slot was committed, so it can be made again, with a snapshot
+		// exported anew at which the stream starts exactly.
+		if slot.active {
+			// A connection killed a moment ago may still hold it; one
+			// that does not let go is another consumer's.
+			return position{}, fmt.Errorf("replication slot %s is in use by another connection (each input needs a slot of its own)", in.slot)
+		}
+		if from != nil {
+			in.log.Warn("the snapshot was cut short: reading it again from the start", "slot", in.slot, "rows_handed_on", from.rows)
+		} else {
+			in.log.Warn("the replication slot exists but this input has no position: making it again for a new snapshot", "slot", in.slot)
+		}
 		if err := in.dropSlot(ctx, conn); err != nil {
 			return position{}, err
 		}
-		slot.exists = false
-	}
-	if slot.exists {
-		// A slot made before this input's first commit (by an operator,
-		// or a run whose state is gone): no snapshot of it can be had, so
-		// the tables are read now and the stream replays what changed
-		// since the slot's position: duplicates, never a loss.
-		in.log.Warn("the replication slot exists but this input has no position: snapshotting now, then streaming from the slot (changes between may repeat)", "slot", in.slot)
-		return position{lsn: slot.confirmed}, in.snapshot(ctx, conn, tables, "", slot.confirmed, conv)
 	}
 	lsn, exported, err := in.createSlot(ctx, repl, true)
 	if err != nil {
