@@ -26,6 +26,7 @@ var exampleChecks = map[string]func(t *testing.T, file string){
 	"mysql-orders.yaml":      checkMySQLOrdersExample,
 	"postgres-orders.yaml":   checkPostgresOrdersExample,
 	"kafka-to-postgres.yaml": checkKafkaToPostgresExample,
+	"postgres-cdc.yaml":      checkPostgresCDCExample,
 }
 
 func TestEveryExampleIsRun(t *testing.T) {
