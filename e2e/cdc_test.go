@@ -230,4 +230,3 @@ http: { enabled: false }
 	t.Logf("%d SIGKILLs (%s): read_committed output holds each of the %d changes exactly once; in %v", kills,
 		strings.Join(report, "; "), inserted, time.Since(began).Round(time.Millisecond))
 }
-
