@@ -137,6 +137,11 @@ http: { enabled: false }
 	}
 	took := time.Since(began)
 	if guarantee == "exactly_once" {
+		defer func() {
+			if t.Failed() {
+				dumpTransactions(t, bootstrap, out, name, last)
+			}
+		}()
 		requireExactlyOnce(t, fmt.Sprintf("read_committed output after %d SIGKILLs", kills), got, want)
 		t.Logf("%s: %d SIGKILLs (%s): read_committed output holds each of the %d rows exactly once; in %v", guarantee, kills,
 			strings.Join(report, "; "), n, took.Round(time.Millisecond))
@@ -232,4 +237,17 @@ http: { enabled: false }
 	if bad := server.Query(t, db, "SELECT count(*) FROM items WHERE v <> 3 * id"); bad[0][0] != "0" {
 		t.Fatalf("%s rows have a wrong value", bad[0][0])
 	}
+}
+
+// dumpTransactions logs what an exactly-once failure needs looked at: the
+// committed positions, every position written (aborted ones too), where
+// the output's first records sit read_uncommitted, and the last run's log.
+func dumpTransactions(t *testing.T, bootstrap, out, pipeline string, last *bgPipeline) {
+	t.Helper()
+	positions := pipeline + "-positions"
+	committed := kcat(t, "", "-C", "-b", bootstrap, "-t", positions, "-X", "isolation.level=read_committed", "-e", "-q", "-f", "%o %s\n")
+	all := kcat(t, "", "-C", "-b", bootstrap, "-t", positions, "-e", "-q", "-f", "%o %s\n")
+	head := kcat(t, "", "-C", "-b", bootstrap, "-t", out, "-e", "-q", "-c", "20", "-f", "%p/%o %k\n")
+	t.Logf("positions committed:\n%s\npositions written (aborted too):\n%s\nthe output's first records, read_uncommitted:\n%s\nthe last run:\n%s",
+		lastLines(committed, 15), lastLines(all, 40), head, lastLines(last.stderr(), 40))
 }
