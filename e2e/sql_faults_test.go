@@ -41,14 +41,17 @@ func testSQLPollSIGKILL(t *testing.T, guarantee string, kind dbtest.Kind) {
 	driver := "postgres"
 	inserted := 0
 	// insert adds rows inserted+1 … inserted+rows, a hundred per second
-	// of timestamp, in id order.
+	// of timestamp, in id order, from three hours before the hour began:
+	// recent, because the records carry them as their Kafka timestamps,
+	// and the broker's retention deletes segments of old ones (rows of
+	// 2020 lost the topic's first segment in long runs).
 	insert := func(rows int) {
 		from, to := inserted+1, inserted+rows
 		if kind == dbtest.Postgres {
-			server.Exec(t, db, fmt.Sprintf(`INSERT INTO events SELECT i, timestamp '2020-01-01' + (i / 100) * interval '1 second', 'v' || i
+			server.Exec(t, db, fmt.Sprintf(`INSERT INTO events SELECT i, date_trunc('hour', localtimestamp) - interval '3 hours' + (i / 100) * interval '1 second', 'v' || i
 				FROM generate_series(%d, %d) i`, from, to))
 		} else {
-			server.Exec(t, db, fmt.Sprintf(`INSERT INTO events SELECT seq, TIMESTAMP '2020-01-01 00:00:00' + INTERVAL (seq DIV 100) SECOND,
+			server.Exec(t, db, fmt.Sprintf(`INSERT INTO events SELECT seq, DATE_FORMAT(NOW(), '%%Y-%%m-%%d %%H:00:00') - INTERVAL 3 HOUR + INTERVAL (seq DIV 100) SECOND,
 				CONCAT('v', seq) FROM seq_%d_to_%d`, from, to))
 		}
 		inserted = to
