@@ -103,6 +103,12 @@ func New(conf *config.Parsed, _ *engine.Resources) (engine.Output, error) {
 		kgo.ProducerBatchMaxBytes(int32(o.maxRecordBytes)),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), // murmur2 on keys, as the Java client
 		kgo.RecordRetries(10),
+		// A topic created a moment ago may not be served by its leader yet
+		// (UNKNOWN_TOPIC_OR_PARTITION on the first produce, seen on the real
+		// broker with the cores busy): retry it for tens of seconds, as the
+		// Java producer waits for a topic's metadata, instead of franz-go's
+		// four tries.
+		kgo.UnknownTopicRetries(30),
 		// Brokers that auto-create topics (the development broker, Kafka's
 		// default) create a missing one on first write.
 		kgo.AllowAutoTopicCreation(),
