@@ -193,19 +193,7 @@ http: { enabled: false }
 			insert(chunk, 100)
 			p = startPipeline(t, cfg)
 		}
-		target := admin.records(out) + int64(500*(1+rng.IntN(4)))
-		deadline := time.Now().Add(2 * time.Minute)
-		for admin.records(out) < target {
-			if p.exited() || time.Now().After(deadline) {
-				t.Fatalf("run %d: the output did not reach %d records:\n%s", kill, target, lastLines(p.stderr(), 30))
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
-		if err := p.cmd.Process.Kill(); err != nil {
-			t.Fatal(err)
-		}
-		<-p.done
+		killOnceGrown(t, p, admin, out, int64(500*(1+rng.IntN(4))), kill, rng)
 		if kill <= 3 || kill%5 == 0 {
 			report = append(report, fmt.Sprintf("kill %d at %d records out of %d rows", kill, admin.records(out), inserted))
 		}
@@ -217,15 +205,7 @@ http: { enabled: false }
 	for i := range want {
 		want[i] = fmt.Sprintf(`{"id":%d}`, i+1)
 	}
-	deadline := time.Now().Add(3 * time.Minute)
-	var got []string
-	for {
-		got = kcatKeysCommitted(t, bootstrap, out)
-		if distinct(got) >= inserted || last.exited() || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	got := awaitCommittedKeys(t, bootstrap, out, inserted, last)
 	requireExactlyOnce(t, fmt.Sprintf("read_committed output after %d SIGKILLs", kills), got, want)
 	t.Logf("%d SIGKILLs (%s): read_committed output holds each of the %d changes exactly once; in %v", kills,
 		strings.Join(report, "; "), inserted, time.Since(began).Round(time.Millisecond))

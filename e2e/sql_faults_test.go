@@ -92,20 +92,7 @@ http: { enabled: false }
 	var report []string
 	late := 0
 	for kill := 1; kill <= kills; kill++ {
-		p := startPipeline(t, cfg)
-		target := admin.records(out) + int64(1000*(1+rng.IntN(3)))
-		deadline := time.Now().Add(2 * time.Minute)
-		for admin.records(out) < target {
-			if p.exited() || time.Now().After(deadline) {
-				t.Fatalf("run %d: the output did not reach %d records:\n%s", kill, target, lastLines(p.stderr(), 30))
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
-		if err := p.cmd.Process.Kill(); err != nil {
-			t.Fatal(err)
-		}
-		<-p.done
+		killOnceGrown(t, startPipeline(t, cfg), admin, out, int64(1000*(1+rng.IntN(3))), kill, rng)
 		if at := admin.records(out); at >= int64(inserted) && guarantee == "exactly_once" {
 			// Everything might have been written before the kill (a slow
 			// progress check with the cores busy): the table grows and
@@ -129,15 +116,7 @@ http: { enabled: false }
 	for i := range want {
 		want[i] = strconv.Itoa(i + 1)
 	}
-	deadline := time.Now().Add(3 * time.Minute)
-	var got []string
-	for {
-		got = kcatKeysCommitted(t, bootstrap, out)
-		if distinct(got) >= n || last.exited() || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	got := awaitCommittedKeys(t, bootstrap, out, n, last)
 	took := time.Since(began)
 	if guarantee == "exactly_once" {
 		defer func() {
@@ -239,6 +218,39 @@ http: { enabled: false }
 	}
 	if bad := server.Query(t, db, "SELECT count(*) FROM items WHERE v <> 3 * id"); bad[0][0] != "0" {
 		t.Fatalf("%s rows have a wrong value", bad[0][0])
+	}
+}
+
+// killOnceGrown waits until out holds grow more records than when it was
+// called, then a random moment more, and kills p with SIGKILL.
+func killOnceGrown(t *testing.T, p *bgPipeline, admin progress, out string, grow int64, run int, rng *rand.Rand) {
+	t.Helper()
+	target := admin.records(out) + grow
+	deadline := time.Now().Add(2 * time.Minute)
+	for admin.records(out) < target {
+		if p.exited() || time.Now().After(deadline) {
+			t.Fatalf("run %d: the output did not reach %d records:\n%s", run, target, lastLines(p.stderr(), 30))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+}
+
+// awaitCommittedKeys reads the keys of out, read_committed, until n are
+// distinct, the pipeline exited or three minutes passed.
+func awaitCommittedKeys(t *testing.T, bootstrap, out string, n int, last *bgPipeline) []string {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		got := kcatKeysCommitted(t, bootstrap, out)
+		if distinct(got) >= n || last.exited() || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 }
 
