@@ -102,7 +102,13 @@ func New(conf *config.Parsed, _ *engine.Resources) (engine.Output, error) {
 		kgo.ProducerLinger(conf.Duration("linger")),
 		kgo.ProducerBatchMaxBytes(int32(o.maxRecordBytes)),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), // murmur2 on keys, as the Java client
-		kgo.RecordRetries(10),
+		// Retriable failures (a broker restarting, leaders moving) are
+		// retried for about two minutes at franz-go's longest backoff, as
+		// the Java producer's delivery.timeout.ms: ten tries gave up after
+		// a minute while a broker restarted with the cores busy. (Not
+		// RecordDeliveryTimeout: franz-go measures it from the record's
+		// timestamp, which is its event time here, often long past.)
+		kgo.RecordRetries(60),
 		// A topic created a moment ago may not be served by its leader yet
 		// (UNKNOWN_TOPIC_OR_PARTITION on the first produce, seen on the real
 		// broker with the cores busy): retry it for tens of seconds, as the
