@@ -62,7 +62,7 @@ func (e *UnencodableError) Error() string { return e.Path + ": " + e.Reason }
 // written as they are. A part JSON cannot hold is an *UnencodableError
 // naming its path, which starts with root ("value", "before").
 func EncodeJSON(root string, v any) ([]byte, error) {
-	b, err := json.Marshal(v)
+	b, err := appendJSON(make([]byte, 0, 128), v)
 	if err == nil {
 		return b, nil
 	}

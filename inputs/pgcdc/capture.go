@@ -183,13 +183,13 @@ func (in *Input) confirmable(quiet bool, walEnd pglogrepl.LSN) pglogrepl.LSN {
 	return in.confirmed
 }
 
-// setStreaming notes that the stream runs. Where it starts is safe to
+// setStreaming notes that the stream runs again. Where it starts is safe to
 // confirm: the transaction at it is sent again, and what was handed on of
 // it skipped.
 func (in *Input) setStreaming(at pglogrepl.LSN) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	in.streaming, in.failure = true, nil
+	in.failure = nil
 	if in.confirmed == 0 {
 		in.confirmed = at
 	}
@@ -198,5 +198,5 @@ func (in *Input) setStreaming(at pglogrepl.LSN) {
 func (in *Input) setFailure(err error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	in.failure, in.streaming = err, false
+	in.failure = err
 }

@@ -79,7 +79,7 @@ func TestReplicaIdentityFullAndToast(t *testing.T) {
 		CREATE TABLE full_docs (id int PRIMARY KEY, n int);
 		ALTER TABLE full_docs REPLICA IDENTITY FULL`)
 	in := started(t, db, "tables: [docs, full_docs]\nsnapshot_mode: no_data")
-	streaming(t, in)
+	streaming(t, db)
 	db.Exec(t, `INSERT INTO docs VALUES (1, 1, repeat('x', 10000)); UPDATE docs SET n = 2 WHERE id = 1;
 		INSERT INTO full_docs VALUES (1, 1); UPDATE full_docs SET n = 2 WHERE id = 1`)
 	recs, _ := read(t, in, 4)
@@ -132,7 +132,7 @@ func TestConfirmsOnlyWhatWasCommitted(t *testing.T) {
 	db := newDB(t)
 	db.Exec(t, "CREATE TABLE t (id int PRIMARY KEY); CREATE TABLE other (id int)")
 	in := started(t, db, "tables: [t]\nsnapshot_mode: no_data")
-	streaming(t, in)
+	streaming(t, db)
 	time.Sleep(300 * time.Millisecond) // a status update or two
 	before := confirmed(t, db)
 	db.Exec(t, "INSERT INTO t VALUES (1)")
@@ -176,11 +176,12 @@ func TestDroppedSlot(t *testing.T) {
 func TestStartRefuses(t *testing.T) {
 	db := newDB(t)
 	db.Exec(t, "CREATE TABLE t (id int PRIMARY KEY); CREATE TABLE u (id int PRIMARY KEY); CREATE PUBLICATION p FOR TABLE t")
-	for fields, want := range map[string]string{
-		"tables: [nope]":                            "table public.nope does not exist",
-		"tables: [u]\npublication: p":               "table public.u is not in publication p: ALTER PUBLICATION p ADD TABLE",
-		"publication: q\ncreate_publication: false": "publication q does not exist",
+	for _, c := range []struct{ fields, want string }{
+		{"tables: [nope]", "table public.nope does not exist"},
+		{"tables: [u]\npublication: p", "table public.u is not in publication p: ALTER PUBLICATION p ADD TABLE"},
+		{"publication: q\ncreate_publication: false", "publication q does not exist"},
 	} {
+		fields, want := c.fields, c.want
 		in := newInput(t, db, fields)
 		err := in.Start(t.Context())
 		in.Close(t.Context())

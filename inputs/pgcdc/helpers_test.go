@@ -128,13 +128,13 @@ func confirmed(t *testing.T, db dbtest.Database) int64 {
 	return n
 }
 
-// streaming waits until the input streams from its slot: with
-// snapshot_mode no_data, changes before that are not the input's.
-func streaming(t *testing.T, in *Input) {
+// streaming waits until the server says the slot is in use: with
+// snapshot_mode no_data, changes made before the slot exists are not the
+// input's.
+func streaming(t *testing.T, db dbtest.Database) {
 	t.Helper()
 	waitFor(t, func() bool {
-		in.mu.Lock()
-		defer in.mu.Unlock()
-		return in.streaming
-	}, "the input to stream")
+		rows := db.Server.Query(t, db.Name, "SELECT active FROM pg_replication_slots WHERE slot_name = 's1'")
+		return len(rows) == 1 && rows[0][0] == "t"
+	}, "the slot s1 to be active")
 }

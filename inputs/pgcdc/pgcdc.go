@@ -130,7 +130,6 @@ type Input struct {
 	handedOn     position // the position of the last batch handed on
 	handedOnSet  bool
 	failure      error // why the capture cannot go on now, for Ready
-	streaming    bool
 }
 
 // item is what the capture goroutine hands Read: a batch, or the error

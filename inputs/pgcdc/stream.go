@@ -204,7 +204,7 @@ func (s *streamer) counted() (bool, error) {
 	return s.tx.skip >= 0 && s.tx.events > s.tx.skip, nil
 }
 
-func (s *streamer) change(ctx context.Context, relID uint32, op engine.Operation, old, new *pglogrepl.TupleData, lsn pglogrepl.LSN) error {
+func (s *streamer) change(ctx context.Context, relID uint32, op engine.Operation, oldTuple, newTuple *pglogrepl.TupleData, lsn pglogrepl.LSN) error {
 	fresh, err := s.counted()
 	if err != nil || !fresh {
 		return err
@@ -215,11 +215,11 @@ func (s *streamer) change(ctx context.Context, relID uint32, op engine.Operation
 	}
 	// A change that cannot become a record stops the capture before it:
 	// connecting again would meet it again, and skipping it would lose it.
-	before, err := s.in.row(rel, old)
+	before, err := s.in.row(rel, oldTuple)
 	if err != nil {
 		return fatalf("change at %s: %w", lsn, err)
 	}
-	after, err := s.in.row(rel, new)
+	after, err := s.in.row(rel, newTuple)
 	if err != nil {
 		return fatalf("change at %s: %w", lsn, err)
 	}
