@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pglogrepl"
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/inputs/internal/cdcevent"
 )
 
 // relation is a captured table as the input decodes it: its columns, its
@@ -14,18 +15,17 @@ import (
 type relation struct {
 	table   tableName
 	columns []column
-	key     []string
-	source  *engine.Source
+	tab     *cdcevent.Table
 }
 
 func (in *Input) newRelation(t tableName, names []string, oids []uint32, key []string, conv *converters) *relation {
-	r := &relation{table: t, key: key}
+	r := &relation{table: t, tab: &cdcevent.Table{Key: key}}
 	for i, n := range names {
 		r.columns = append(r.columns, column{name: n, convert: conv.forType(oids[i])})
 	}
 	// Every table is of the slot's one partition: a transaction spans tables,
 	// and its position is one LSN.
-	r.source = &engine.Source{Input: in.label, Partition: in.slot, Meta: map[string]any{
+	r.tab.Source = &engine.Source{Input: in.label, Partition: in.slot, Meta: map[string]any{
 		"topic":  in.prefix + "." + t.schema + "." + t.name,
 		"schema": t.schema,
 		"table":  t.name,
@@ -64,19 +64,6 @@ func (in *Input) row(r *relation, tuple *pglogrepl.TupleData) (map[string]any, e
 	return row, nil
 }
 
-// keyOf is Debezium's key: a JSON object of the primary key's columns, or
-// none for a table without one.
-func keyOf(r *relation, row map[string]any) ([]byte, error) {
-	if len(r.key) == 0 || row == nil {
-		return nil, nil
-	}
-	k := make(map[string]any, len(r.key))
-	for _, n := range r.key {
-		k[n] = row[n]
-	}
-	return engine.EncodeJSON("key", k)
-}
-
 // change is one row change, before it becomes records.
 type change struct {
 	rel           *relation
@@ -94,105 +81,23 @@ type origin struct {
 	snapshot   string        // "true", "last" or "false"
 }
 
-// records makes a change's records: its event, and a tombstone after a
-// delete; a primary key update is Debezium's delete of the old key (and
-// its tombstone) and create of the new one.
+// records makes a change's records (see cdcevent.Builder.Records).
 func (in *Input) records(ch change, o origin) ([]*engine.Record, error) {
-	if ch.op == engine.OpUpdate && ch.before != nil {
-		oldKey, err := keyOf(ch.rel, ch.before)
-		if err != nil {
-			return nil, err
-		}
-		newKey, err := keyOf(ch.rel, ch.after)
-		if err != nil {
-			return nil, err
-		}
-		if string(oldKey) != string(newKey) {
-			del, err := in.records(change{rel: ch.rel, op: engine.OpDelete, before: ch.before, lsn: ch.lsn}, o)
-			if err != nil {
-				return nil, err
-			}
-			del[0].Headers = append(del[0].Headers, engine.Header{Key: "__debezium.newkey", Value: newKey})
-			create, err := in.records(change{rel: ch.rel, op: engine.OpCreate, after: ch.after, lsn: ch.lsn}, o)
-			if err != nil {
-				return nil, err
-			}
-			create[0].Headers = append(create[0].Headers, engine.Header{Key: "__debezium.oldkey", Value: oldKey})
-			return append(del, create...), nil
-		}
-	}
-	keyRow := ch.after
-	if ch.op == engine.OpDelete {
-		keyRow = ch.before
-	}
-	key, err := keyOf(ch.rel, keyRow)
-	if err != nil {
-		return nil, err
-	}
-	rec := engine.NewRecord(nil, engine.JSON)
-	rec.Op = ch.op
-	if in.envelope == envelopeDebezium {
-		rec.SetValue(in.envelopeOf(ch, o))
-	} else {
-		rec.SetValue(keyRow)
-		rec.Before = ch.before
-	}
-	in.stamp(rec, ch, o, key)
-	recs := []*engine.Record{rec}
-	if ch.op == engine.OpDelete && in.tombstones && key != nil {
-		tomb := engine.NewRecord(nil, engine.JSON)
-		in.stamp(tomb, ch, o, key)
-		tomb.Op = engine.OpDelete
-		recs = append(recs, tomb)
-	}
-	return recs, nil
-}
-
-func (in *Input) stamp(rec *engine.Record, ch change, o origin, key []byte) {
-	if key != nil {
-		rec.SetKeyFromInput(key)
-	}
-	rec.Timestamp = o.commitTime.UnixMilli()
-	rec.Source = ch.rel.source
-	rec.Offset = int64(ch.lsn)
-}
-
-// envelopeOf is Debezium's change event value (JSON converter, no schema).
-func (in *Input) envelopeOf(ch change, o origin) map[string]any {
-	now := time.Now()
-	return map[string]any{
-		"before":      nilIfEmpty(ch.before),
-		"after":       nilIfEmpty(ch.after),
-		"source":      in.sourceBlock(ch.rel.table, ch.lsn, o),
-		"op":          ch.op.String(),
-		"ts_ms":       now.UnixMilli(),
-		"ts_us":       now.UnixMicro(),
-		"ts_ns":       now.UnixNano(),
-		"transaction": nil,
-	}
-}
-
-// truncateRecord is Debezium's truncate event: no key, no row.
-func (in *Input) truncateRecord(rel *relation, lsn pglogrepl.LSN, o origin) *engine.Record {
-	now := time.Now()
-	rec := engine.NewRecord(nil, engine.JSON)
-	rec.SetValue(map[string]any{
-		"before": nil, "after": nil, "source": in.sourceBlock(rel.table, lsn, o), "op": "t",
-		"ts_ms": now.UnixMilli(), "ts_us": now.UnixMicro(), "ts_ns": now.UnixNano(), "transaction": nil,
+	return in.events.Records(cdcevent.Change{
+		Table: ch.rel.tab, Op: ch.op, Before: ch.before, After: ch.after,
+		Block: in.sourceBlock(ch.rel.table, ch.lsn, o), At: o.commitTime, Offset: int64(ch.lsn),
 	})
-	rec.Timestamp = o.commitTime.UnixMilli()
-	rec.Source = rel.source
-	rec.Offset = int64(lsn)
-	return rec
+}
+
+// truncateRecord is Debezium's truncate event; the row envelope has none.
+func (in *Input) truncateRecord(rel *relation, lsn pglogrepl.LSN, o origin) (*engine.Record, bool) {
+	return in.events.Truncate(rel.tab, in.sourceBlock(rel.table, lsn, o), o.commitTime, int64(lsn))
 }
 
 func (in *Input) sourceBlock(t tableName, lsn pglogrepl.LSN, o origin) map[string]any {
 	src := map[string]any{
 		"connector": "postgresql",
 		"name":      in.prefix,
-		"ts_ms":     o.commitTime.UnixMilli(),
-		"ts_us":     o.commitTime.UnixMicro(),
-		"ts_ns":     o.commitTime.UnixNano(),
 		"snapshot":  o.snapshot,
 		"db":        in.database,
 		"sequence":  "[" + lsnText(o.lastCommit) + "," + lsnText(lsn) + "]",
@@ -205,7 +110,7 @@ func (in *Input) sourceBlock(t tableName, lsn pglogrepl.LSN, o origin) map[strin
 	if o.xid != 0 {
 		src["txId"] = int64(o.xid)
 	}
-	return src
+	return cdcevent.SourceTimes(src, o.commitTime)
 }
 
 // lsnText is an LSN as Debezium's sequence writes it: a decimal number
@@ -215,11 +120,4 @@ func lsnText(lsn pglogrepl.LSN) string {
 		return "null"
 	}
 	return `"` + strconv.FormatUint(uint64(lsn), 10) + `"`
-}
-
-func nilIfEmpty(row map[string]any) any {
-	if row == nil {
-		return nil
-	}
-	return row
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pglogrepl"
 	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/inputs/internal/cdcevent"
 	"github.com/pipelinehq/pipeline/internal/sqldb"
 )
 
@@ -20,12 +21,6 @@ const (
 	snapshotNever       = "never" // Debezium's older name of no_data
 	snapshotWhenNeeded  = "when_needed"
 	snapshotInitialOnly = "initial_only"
-)
-
-// Envelopes of a change record's value.
-const (
-	envelopeDebezium = "debezium"
-	envelopeRow      = "row"
 )
 
 // Plugin is the postgres_cdc input.
@@ -44,7 +39,7 @@ func Plugin() engine.InputPlugin {
 				"server needs wal_level=logical, and a user with REPLICATION (or a superuser). An update's before image " +
 				"is the whole row only with REPLICA IDENTITY FULL; with DEFAULT it is null unless the key changed. The " +
 				"README's \"Change data capture\" section gives the envelope, the type mapping and the limits.",
-			Fields: []config.Field{
+			Fields: append([]config.Field{
 				config.String("dsn", "The database, as a libpq URL or key=value pairs: postgres://user:password@host:5432/db. "+
 					"Give the password as ${ENV}.").Required().Secret().Example("${PG_DSN:postgres://postgres@127.0.0.1:5432/app}"),
 				config.StringList("tables", "The tables to capture, as schema.table (public when the schema is left out). "+
@@ -62,11 +57,6 @@ func Plugin() engine.InputPlugin {
 				config.String("topic_prefix", "The first part of each change's topic name, meta.topic: "+
 					"<topic_prefix>.<schema>.<table>, as Debezium names topics, and the envelope's source.name.").
 					Default("pg").Example("pg", "inventory"),
-				config.String("envelope", "The record value: debezium, Debezium's {before, after, source, op, ts_ms}; row, the "+
-					"row after the change (before it, for a delete), with op and before beside it.").
-					Default(envelopeDebezium).Enum(envelopeDebezium, envelopeRow),
-				config.Bool("tombstones_on_delete", "Follow each delete with a tombstone (the key, no value), so that Kafka's "+
-					"compaction drops the key (Debezium's tombstones.on.delete).").Default(true),
 				config.Duration("heartbeat_interval", "How often the input tells the server how far it got, also while the "+
 					"captured tables are idle: the slot then lets go of WAL the other tables' writes fill.").
 					Default("10s").Advanced(),
@@ -81,7 +71,7 @@ func Plugin() engine.InputPlugin {
 				config.String("timestamp_format", "Timestamp values: rfc3339, a UTC string with the column's fractional "+
 					"seconds; epoch_ms, integer milliseconds.").
 					Default(string(sqldb.TimeRFC3339)).Enum(string(sqldb.TimeRFC3339), string(sqldb.TimeEpochMillis)),
-			},
+			}, cdcevent.Fields()...),
 			Example: `input:
   postgres_cdc:
     dsn: ${PG_DSN:postgres://postgres@127.0.0.1:5432/app}
@@ -102,8 +92,7 @@ type settings struct {
 	createPub    bool
 	snapshotMode string
 	prefix       string
-	envelope     string
-	tombstones   bool
+	events       cdcevent.Builder
 	heartbeat    time.Duration
 	batchMax     int
 	placeholder  string
@@ -151,8 +140,7 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Input, error) {
 		createPub:    conf.Bool("create_publication"),
 		snapshotMode: conf.String("snapshot_mode"),
 		prefix:       conf.String("topic_prefix"),
-		envelope:     conf.String("envelope"),
-		tombstones:   conf.Bool("tombstones_on_delete"),
+		events:       cdcevent.NewBuilder(conf),
 		heartbeat:    conf.Duration("heartbeat_interval"),
 		batchMax:     conf.Int("batch_max_events"),
 		placeholder:  conf.String("unavailable_value_placeholder"),

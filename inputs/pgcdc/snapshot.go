@@ -36,9 +36,7 @@ func (in *Input) snapshot(ctx context.Context, conn *pgx.Conn, tables []tableNam
 	if len(s.pending) == 0 {
 		return nil
 	}
-	if v, _ := s.pending[len(s.pending)-1].Value(); in.envelope == envelopeDebezium {
-		v.(map[string]any)["source"].(map[string]any)["snapshot"] = "last"
-	}
+	in.events.MarkLast(s.pending[len(s.pending)-1])
 	in.log.Info("snapshot done", "tables", len(tables), "rows", s.rows)
 	return in.hand(ctx, s.pending, position{lsn: streamFrom}, nil)
 }

@@ -235,17 +235,18 @@ func (s *streamer) truncate(ctx context.Context, m *pglogrepl.TruncateMessage, l
 	if err != nil || !fresh {
 		return err
 	}
-	if s.in.envelope != envelopeDebezium {
-		s.in.log.Warn("a truncate is not handed on: the row envelope has no record for it", "relations", m.RelationIDs)
-		return nil
-	}
 	var recs []*engine.Record
 	for _, id := range m.RelationIDs {
 		rel, ok := s.rels[id]
 		if !ok {
 			return fmt.Errorf("slot %s: a truncate of relation %d before its description", s.in.slot, id)
 		}
-		recs = append(recs, s.in.truncateRecord(rel, lsn, s.tx.o))
+		rec, ok := s.in.truncateRecord(rel, lsn, s.tx.o)
+		if !ok {
+			s.in.log.Warn("a truncate is not handed on: the row envelope has no record for it", "table", rel.table.String())
+			continue
+		}
+		recs = append(recs, rec)
 	}
 	return s.add(ctx, recs)
 }
