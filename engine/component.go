@@ -25,7 +25,9 @@ type Input interface {
 }
 
 // InputBatch is what an input read: records of one partition, and the
-// position to resume from once all of them are done.
+// position to resume from once all of them are done. A batch without
+// records is committed when it has a position: the source moved on past
+// nothing of the input's (a CDC input's heartbeat).
 type InputBatch struct {
 	Records   []*Record
 	Partition string

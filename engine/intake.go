@@ -37,7 +37,9 @@ func (ir inputReader) read(ctx context.Context) bool {
 		}
 		start := time.Now()
 		batch, err := in.input.Read(ctx)
-		if err != nil || len(batch.Records) == 0 {
+		// A batch without records is dropped, unless it moves the position
+		// on (a CDC input's heartbeat).
+		if err != nil || (len(batch.Records) == 0 && batch.Position.IsZero()) {
 			r.flight.giveBack()
 			switch {
 			case errors.Is(err, io.EOF):

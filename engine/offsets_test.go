@@ -155,3 +155,25 @@ func TestCommittedPositionsThatCannotBeReadStopTheStart(t *testing.T) {
 		t.Fatalf("got  %v\nwant %s…", err, want)
 	}
 }
+
+// TestEmptyBatchAdvancesThePosition: a batch without records but with a
+// position (a CDC input's heartbeat: the log moved on, none of it was the
+// input's) is committed like any other, so that a restart does not read
+// that stretch of the log again, nor need it kept.
+func TestEmptyBatchAdvancesThePosition(t *testing.T) {
+	dir := t.TempDir()
+	yaml := "input: {words: {}}\noutput: {collect: {}}\nstate: {dir: ${DIR}}\n"
+	in := &resumableInput{batches: [][]string{{"a"}, {}, {}}}
+	if got := strings.Join(runWords(t, dir, yaml, map[string]Input{"words": in}), ","); got != "a" {
+		t.Fatalf("wrote %s", got)
+	}
+	db, err := statestore.Open(dir, statestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	raw, _, err := db.Meta(positionsKey("input"))
+	if want := `[{"partition":"words","position":{"n":3}}]`; err != nil || string(raw) != want {
+		t.Fatalf("positions %s (%v), want %s", raw, err, want)
+	}
+}

@@ -15,7 +15,7 @@
 # root@tcp(127.0.0.1:PORT)/app), and "pipeline" with a random password.
 # DIR/server.env holds MY_PORT, MY_SOCKET, MY_USER, MY_PASSWORD and MY_DSN (the Go
 # driver's DSN of user pipeline to database app). The binlog is on (ROW, FULL
-# row images, server_id 1) so that CDC tests can use the server too; durability
+# row images and row metadata, server_id 1) so that CDC tests can use the server too; durability
 # is relaxed: its data is throwaway.
 #
 # Run as root, the server runs as the user "mysql" (the package's). With
@@ -61,7 +61,7 @@ launch() {
 	setsid "$(mariadbd_bin)" --no-defaults --user="$(owner)" --datadir="$dir/data" \
 		--port="$port" --bind-address=127.0.0.1 --socket="$dir/mysqld.sock" \
 		--pid-file="$dir/mysqld.pid" --log-error="$dir/server.log" --skip-name-resolve \
-		--log-bin="$dir/data/binlog" --binlog-format=ROW --binlog-row-image=FULL --server-id=1 \
+		--log-bin="$dir/data/binlog" --binlog-format=ROW --binlog-row-image=FULL --binlog-row-metadata=FULL --server-id=1 \
 		--innodb-buffer-pool-size=64M --innodb-log-file-size=16M --innodb-flush-log-at-trx-commit=2 \
 		--sync-binlog=0 --innodb-doublewrite=0 --default-time-zone=+00:00 \
 		--character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
