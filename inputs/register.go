@@ -5,6 +5,7 @@ import (
 	"github.com/pipelinehq/pipeline/inputs/file"
 	"github.com/pipelinehq/pipeline/inputs/generate"
 	"github.com/pipelinehq/pipeline/inputs/kafka"
+	"github.com/pipelinehq/pipeline/inputs/mysqlcdc"
 	"github.com/pipelinehq/pipeline/inputs/nexmark"
 	"github.com/pipelinehq/pipeline/inputs/pgcdc"
 	"github.com/pipelinehq/pipeline/inputs/sqlpoll"
@@ -20,4 +21,5 @@ func Register(r *engine.Registry) {
 	r.AddInput(stdin.Plugin())
 	r.AddInput(sqlpoll.Plugin())
 	r.AddInput(pgcdc.Plugin())
+	r.AddInput(mysqlcdc.Plugin())
 }

@@ -65,12 +65,6 @@ func Plugin() engine.InputPlugin {
 				config.String("unavailable_value_placeholder", "The value of a column PostgreSQL did not send because it is "+
 					"unchanged and stored out of line (TOAST), so that it is never taken for NULL.").
 					Default("__debezium_unavailable_value").Advanced(),
-				config.String("numeric_mapping", "DECIMAL and NUMERIC values: string keeps the digits as a JSON string "+
-					"(\"19.90\", Debezium's decimal.handling.mode=string); number writes the same digits as a JSON number.").
-					Default(string(sqldb.NumericString)).Enum(string(sqldb.NumericString), string(sqldb.NumericNumber)),
-				config.String("timestamp_format", "Timestamp values: rfc3339, a UTC string with the column's fractional "+
-					"seconds; epoch_ms, integer milliseconds.").
-					Default(string(sqldb.TimeRFC3339)).Enum(string(sqldb.TimeRFC3339), string(sqldb.TimeEpochMillis)),
 			}, cdcevent.Fields()...),
 			Example: `input:
   postgres_cdc:
@@ -144,10 +138,7 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Input, error) {
 		heartbeat:    conf.Duration("heartbeat_interval"),
 		batchMax:     conf.Int("batch_max_events"),
 		placeholder:  conf.String("unavailable_value_placeholder"),
-		mapping: sqldb.Mapping{
-			Numeric: sqldb.NumericMapping(conf.String("numeric_mapping")),
-			Time:    sqldb.TimeFormat(conf.String("timestamp_format")),
-		},
+		mapping:      cdcevent.MappingOf(conf),
 	}
 	if s.snapshotMode == snapshotNever {
 		s.snapshotMode = snapshotNoData

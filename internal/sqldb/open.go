@@ -37,7 +37,7 @@ func Open(driver Driver, dsn string) (*sql.DB, error) {
 		}
 		return stdlib.OpenDB(*cfg), nil
 	case MySQL:
-		cfg, err := mysqlConfig(dsn)
+		cfg, err := MySQLConfig(dsn)
 		if err != nil {
 			return nil, err
 		}
@@ -59,13 +59,15 @@ func CheckDSN(driver Driver, dsn string) error {
 			return fmt.Errorf("invalid PostgreSQL DSN: %w", err)
 		}
 	case MySQL:
-		_, err := mysqlConfig(dsn)
+		_, err := MySQLConfig(dsn)
 		return err
 	}
 	return nil
 }
 
-func mysqlConfig(dsn string) (*mysql.Config, error) {
+// MySQLConfig is the driver's config of a MySQL DSN, as Open connects
+// with it: times parsed in UTC, the session in UTC and strict.
+func MySQLConfig(dsn string) (*mysql.Config, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("invalid MySQL DSN (want user:password@tcp(host:port)/database): %w", err)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/internal/sqldb"
 )
 
 // The record values an input can make of a change.
@@ -21,6 +22,20 @@ func Fields() []config.Field {
 			Default(EnvelopeDebezium).Enum(EnvelopeDebezium, EnvelopeRow),
 		config.Bool("tombstones_on_delete", "Follow each delete with a tombstone (the key, no value), so that Kafka's "+
 			"compaction drops the key (Debezium's tombstones.on.delete).").Default(true),
+		config.String("numeric_mapping", "DECIMAL and NUMERIC values: string keeps the digits as a JSON string "+
+			"(\"19.90\", Debezium's decimal.handling.mode=string); number writes the same digits as a JSON number.").
+			Default(string(sqldb.NumericString)).Enum(string(sqldb.NumericString), string(sqldb.NumericNumber)),
+		config.String("timestamp_format", "Timestamp values: rfc3339, a UTC string with the column's fractional "+
+			"seconds; epoch_ms, integer milliseconds.").
+			Default(string(sqldb.TimeRFC3339)).Enum(string(sqldb.TimeRFC3339), string(sqldb.TimeEpochMillis)),
+	}
+}
+
+// MappingOf reads the type mapping settings of Fields.
+func MappingOf(conf *config.Parsed) sqldb.Mapping {
+	return sqldb.Mapping{
+		Numeric: sqldb.NumericMapping(conf.String("numeric_mapping")),
+		Time:    sqldb.TimeFormat(conf.String("timestamp_format")),
 	}
 }
 
