@@ -314,3 +314,29 @@ func TestSuiteCatchesBugs(t *testing.T) {
 		})
 	}
 }
+
+// TestMovedBack: positions compare as composite keys, field by field in
+// order; a later field may start again once an earlier one moved on.
+func TestMovedBack(t *testing.T) {
+	pos := func(file string, offset, events int64) []positionField {
+		f, err := fieldsOf(engine.Position{}.WithString("file", file).WithInt("pos", offset).WithInt("events", events))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	for _, c := range []struct {
+		before, after []positionField
+		back          string
+	}{
+		{pos("b.1", 100, 5), pos("b.1", 200, 0), ""},
+		{pos("b.1", 100, 5), pos("b.1", 100, 7), ""},
+		{pos("b.1", 100, 5), pos("b.1", 100, 4), "events"},
+		{pos("b.1", 100, 5), pos("b.1", 90, 9), "pos"},
+		{pos("b.1", 900, 5), pos("b.2", 4, 0), ""},
+	} {
+		if name, back := movedBack(c.before, c.after); name != c.back || back != (c.back != "") {
+			t.Errorf("%v → %v: moved back %q %v, want %q", c.before, c.after, name, back, c.back)
+		}
+	}
+}

@@ -131,6 +131,7 @@ type positionField struct {
 	name  string
 	num   int64
 	isStr bool
+	str   string
 }
 
 // fieldsOf lists a position's fields in order.
@@ -162,6 +163,7 @@ func fieldsOf(p engine.Position) ([]positionField, error) {
 			}
 		default:
 			f.isStr = true
+			f.str = fmt.Sprint(v)
 		}
 		fields = append(fields, f)
 	}

@@ -1,0 +1,146 @@
+package mysqlcdc
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pipelinehq/pipeline/engine"
+)
+
+// TestResumeInsideATransaction: a transaction split over batches, resumed
+// from the first batch's position, gives the rest of it exactly: nothing
+// lost, nothing repeated.
+func TestResumeInsideATransaction(t *testing.T) {
+	db := newDB(t)
+	db.Exec(t, "CREATE TABLE t (id int PRIMARY KEY, v text)")
+	fields := "tables: [t]\nsnapshot_mode: no_data\nbatch_max_events: 3\nenvelope: row\n"
+	in := started(t, db, fields)
+	waitStreaming(t, in)
+	var rows []string
+	for i := 1; i <= 5; i++ {
+		rows = append(rows, fmt.Sprintf("(%d, 'v%d')", i, i))
+	}
+	db.Exec(t, "BEGIN; INSERT INTO t VALUES "+strings.Join(rows, ", ")+"; INSERT INTO t VALUES (6, 'v6'); COMMIT")
+	first, pos := read(t, in, 3)
+	if keys(first) != `{"id":1} {"id":2} {"id":3}` || !pos.Has("events") {
+		t.Fatalf("first batch %s at %s", keys(first), pos)
+	}
+	in.Close(context.Background())
+	again := started(t, db, fields, engine.Checkpoint{Partition: partition, Position: pos})
+	rest, _ := read(t, again, 3)
+	if keys(rest) != `{"id":4} {"id":5} {"id":6}` {
+		t.Fatalf("after a restart at %s: %s, want ids 4, 5, 6", pos, keys(rest))
+	}
+	// The batch filled before the commit: the next heartbeat moves the
+	// position past the transaction.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := again.Read(ctx)
+	if err != nil || len(b.Records) != 0 {
+		t.Fatalf("after the transaction: %v, %v; want a heartbeat", describe(t, b.Records), err)
+	}
+	if n, _ := b.Position.Int("events"); n != 0 {
+		t.Errorf("the heartbeat after the transaction is at %s, want past it (events 0)", b.Position)
+	}
+	readNothing(t, again, 500*time.Millisecond)
+}
+
+// TestAlterTableBetweenChanges: changes written before and after an ALTER
+// TABLE, read only after it, are each decoded with the columns they were
+// written with.
+func TestAlterTableBetweenChanges(t *testing.T) {
+	db := newDB(t)
+	db.Exec(t, "CREATE TABLE t (id int PRIMARY KEY, a text, b int)")
+	fields := "tables: [t]\nsnapshot_mode: no_data\nenvelope: row\n"
+	in := started(t, db, fields)
+	waitStreaming(t, in)
+	db.Exec(t, "INSERT INTO t VALUES (1, 'x', 10)")
+	recs, pos := read(t, in, 1)
+	in.Close(context.Background())
+	db.Exec(t, `INSERT INTO t VALUES (2, 'y', 20);
+		ALTER TABLE t DROP COLUMN a, ADD COLUMN c varchar(8) FIRST;
+		INSERT INTO t (id, b, c) VALUES (3, 30, 'z');
+		ALTER TABLE t DROP PRIMARY KEY, ADD PRIMARY KEY (id, b)`)
+	db.Exec(t, "INSERT INTO t (id, b, c) VALUES (4, 40, 'w')")
+	again := started(t, db, fields, engine.Checkpoint{Partition: partition, Position: pos})
+	recs, _ = read(t, again, 3)
+	got := []string{}
+	for _, r := range recs {
+		v, _ := r.Bytes()
+		got = append(got, string(r.Key)+" "+string(v))
+	}
+	want := []string{
+		`{"id":2} {"a":"y","b":20,"id":2}`,
+		`{"id":3} {"b":30,"c":"z","id":3}`,
+		`{"b":40,"id":4} {"b":40,"c":"w","id":4}`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestIdleTablesMoveThePositionOn: while the captured table is idle and
+// another table is written, a batch without records moves the position
+// past those writes, once per heartbeat.
+func TestIdleTablesMoveThePositionOn(t *testing.T) {
+	db := newDB(t)
+	db.Exec(t, "CREATE TABLE t (id int PRIMARY KEY); CREATE TABLE other (id int PRIMARY KEY)")
+	in := started(t, db, "tables: [t]\nsnapshot_mode: no_data\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := in.Read(ctx) // no_data commits where it starts
+	if err != nil || len(b.Records) != 0 {
+		t.Fatalf("first batch %v, %v: want the starting position alone", b, err)
+	}
+	start, _ := b.Position.Int("pos")
+	db.Exec(t, "INSERT INTO other VALUES (1), (2)")
+	b, err = in.Read(ctx)
+	if err != nil || len(b.Records) != 0 {
+		t.Fatalf("batch %v, %v: want a heartbeat without records", b, err)
+	}
+	if moved, _ := b.Position.Int("pos"); moved <= start {
+		t.Fatalf("heartbeat at %s, not past the start %d", b.Position, start)
+	}
+}
+
+// TestStartRefuses: a server whose binlog cannot serve change capture, or
+// a missing table, stops the start with an error saying what to change.
+func TestStartRefuses(t *testing.T) {
+	db := newDB(t)
+	db.Exec(t, "CREATE TABLE t (id int PRIMARY KEY)")
+	in := newInput(t, db, "tables: [nope]")
+	if err := in.Start(t.Context()); err == nil || !strings.Contains(err.Error(), "table "+db.Name+".nope does not exist") {
+		t.Errorf("missing table: %v", err)
+	}
+	in.Close(t.Context())
+	db.Exec(t, "SET GLOBAL binlog_row_metadata = 'MINIMAL'")
+	t.Cleanup(func() { db.Server.TryExec(db.Name, "SET GLOBAL binlog_row_metadata = 'FULL'") })
+	in = newInput(t, db, "tables: [t]")
+	err := in.Start(t.Context())
+	in.Close(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "binlog_row_metadata = MINIMAL; change capture needs FULL: SET GLOBAL binlog_row_metadata = 'FULL'") {
+		t.Errorf("binlog_row_metadata MINIMAL: %v", err)
+	}
+}
+
+func keys(recs []*engine.Record) string {
+	var ks []string
+	for _, r := range recs {
+		ks = append(ks, string(r.Key))
+	}
+	return strings.Join(ks, " ")
+}
+
+// waitStreaming reads the starting position no_data hands on first.
+func waitStreaming(t *testing.T, in *Input) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := in.Read(ctx)
+	if err != nil || len(b.Records) != 0 {
+		t.Fatalf("first batch %v, %v: want the starting position alone", b, err)
+	}
+}
