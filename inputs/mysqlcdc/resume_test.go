@@ -144,3 +144,51 @@ func waitStreaming(t *testing.T, in *Input) {
 		t.Fatalf("first batch %v, %v: want the starting position alone", b, err)
 	}
 }
+
+// TestBinlogGone: a committed position whose binlog file the server purged
+// is an error saying what was lost and what to do; with when_needed the
+// tables are read again instead.
+func TestBinlogGone(t *testing.T) {
+	db := newDB(t)
+	db.Exec(t, "CREATE TABLE t (id int PRIMARY KEY)")
+	fields := "tables: [t]\nsnapshot_mode: no_data\n"
+	in := started(t, db, fields)
+	waitStreaming(t, in)
+	db.Exec(t, "INSERT INTO t VALUES (1)")
+	_, pos := read(t, in, 1)
+	in.Close(context.Background())
+	// The server keeps a file a reader still reads: the one just closed
+	// may take a moment to go.
+	waitFor(t, func() bool {
+		return db.Server.Query(t, db.Name, "SELECT count(*) FROM information_schema.processlist WHERE command LIKE 'Binlog Dump%'")[0][0] == "0"
+	}, "the binlog readers to leave")
+	db.Exec(t, "FLUSH BINARY LOGS")
+	current := db.Server.Query(t, db.Name, "SHOW MASTER STATUS")[0][0]
+	// A file is purged only once the engines no longer need it for crash
+	// recovery (MariaDB's binlog checkpoint).
+	waitFor(t, func() bool {
+		db.Exec(t, "FLUSH ENGINE LOGS; PURGE BINARY LOGS TO '"+current+"'")
+		return db.Server.Query(t, db.Name, "SHOW BINARY LOGS")[0][0] == current
+	}, "the old binlog files to be purged")
+	from := engine.Checkpoint{Partition: partition, Position: pos}
+
+	gone := started(t, db, "tables: [t]\nsnapshot_mode: initial\n", from)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := gone.Read(ctx)
+	for err == nil && len(b.Records) == 0 {
+		b, err = gone.Read(ctx)
+	}
+	if err == nil || !strings.Contains(err.Error(), "is no longer on the server") || !strings.Contains(err.Error(), "when_needed") {
+		t.Fatalf("reading from a purged file (%s; the server has %v): %v, %v", pos, db.Server.Query(t, db.Name, "SHOW BINARY LOGS"), describe(t, b.Records), err)
+	}
+	if gone.Ready() == nil {
+		t.Error("Ready is nil after the capture ended")
+	}
+
+	again := started(t, db, "tables: [t]\nsnapshot_mode: when_needed\n", from)
+	recs, _ := read(t, again, 1)
+	if recs[0].Op != engine.OpRead || string(recs[0].Key) != `{"id":1}` {
+		t.Fatalf("when_needed: %s, want the row read again", describe(t, recs))
+	}
+}
