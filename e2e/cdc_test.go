@@ -128,18 +128,55 @@ func checkPostgresCDCExample(t *testing.T, file string) {
 // output exactly once.
 func TestPostgresCDCSIGKILL(t *testing.T) {
 	t.Parallel()
+	slot := fmt.Sprintf("cdc_kill_%d", time.Now().UnixNano()%1_000_000)
+	testCDCSIGKILL(t, cdcKillCase{
+		kind: dbtest.Postgres,
+		rows: func(from, to int) string {
+			return fmt.Sprintf("INSERT INTO events SELECT i, 'v' || i FROM generate_series(%d, %d) i;\n", from, to)
+		},
+		input: func(dsn string) string {
+			return fmt.Sprintf("postgres_cdc: {dsn: %q, tables: [events], slot: %s, batch_max_events: 500, heartbeat_interval: 200ms}", dsn, slot)
+		},
+		cleanup: "SELECT pg_drop_replication_slot('" + slot + "')",
+	})
+}
+
+// TestMySQLCDCSIGKILL: TestPostgresCDCSIGKILL for mysql_cdc on MariaDB,
+// whose position is kept by the engine alone (in the transaction).
+func TestMySQLCDCSIGKILL(t *testing.T) {
+	t.Parallel()
+	testCDCSIGKILL(t, cdcKillCase{
+		kind: dbtest.MariaDB,
+		rows: func(from, to int) string {
+			return fmt.Sprintf("INSERT INTO events SELECT seq, CONCAT('v', seq) FROM seq_%d_to_%d;\n", from, to)
+		},
+		input: func(dsn string) string {
+			return fmt.Sprintf("mysql_cdc: {dsn: %q, tables: [events], server_id: %d, batch_max_events: 500, heartbeat_interval: 200ms}",
+				dsn, 10_000+time.Now().UnixNano()%1_000_000)
+		},
+	})
+}
+
+// cdcKillCase is a CDC input under testCDCSIGKILL.
+type cdcKillCase struct {
+	kind    dbtest.Kind
+	rows    func(from, to int) string // SQL inserting rows from..to of events (id, v) in one transaction
+	input   func(dsn string) string   // the input's config, one line
+	cleanup string                    // SQL run at the end
+}
+
+func testCDCSIGKILL(t *testing.T, c cdcKillCase) {
 	kills := stressed(10, 30)
 	chunk := stressed(5000, 10000)
 	bootstrap := startKafka(t)
-	server := dbtest.Shared(t, dbtest.Postgres)
+	server := dbtest.Shared(t, c.kind)
 	db, dsn := server.NewDatabase(t)
-	slot := fmt.Sprintf("cdc_kill_%d", time.Now().UnixNano()%1_000_000)
 	server.Exec(t, db, "CREATE TABLE events (id bigint PRIMARY KEY, v text NOT NULL)")
 	inserted := 0
 	insert := func(rows, perTransaction int) {
 		var sql strings.Builder
 		for from := inserted + 1; from <= inserted+rows; from += perTransaction {
-			fmt.Fprintf(&sql, "INSERT INTO events SELECT i, 'v' || i FROM generate_series(%d, %d) i;\n", from, min(from+perTransaction-1, inserted+rows))
+			sql.WriteString(c.rows(from, min(from+perTransaction-1, inserted+rows)))
 		}
 		server.Exec(t, db, sql.String())
 		inserted += rows
@@ -153,18 +190,15 @@ processing_guarantee: exactly_once
 exactly_once: { transactional_id: %q, max_records: 2000 }
 commit_interval: 50ms
 input:
-  postgres_cdc:
-    dsn: %q
-    tables: [events]
-    slot: %s
-    batch_max_events: 500
-    heartbeat_interval: 200ms
+  %s
 output:
   kafka: { brokers: [%q], topic: %q }
 state: { dir: %q }
 http: { enabled: false }
-`, name, name+"-txn", dsn, slot, bootstrap, out, t.TempDir()))
-	defer server.Exec(t, db, "SELECT pg_drop_replication_slot('"+slot+"')")
+`, name, name+"-txn", c.input(dsn), bootstrap, out, t.TempDir()))
+	if c.cleanup != "" {
+		defer server.Exec(t, db, c.cleanup)
+	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 17))
 	began := time.Now()
 	var report []string
