@@ -78,27 +78,41 @@ func describeCDC(events []cdcEvent) string {
 }
 
 // checkPostgresCDCExample runs pipelines/postgres-cdc.yaml against a real
-// PostgreSQL and the real broker: the two tables there at the start come
-// as snapshot reads into pg.public.customers and pg.public.orders; an
+// PostgreSQL and the real broker (checkCDCExample).
+func checkPostgresCDCExample(t *testing.T, file string) {
+	checkCDCExample(t, file, dbtest.Postgres, "PG_DSN", func(db string) string { return "pg.public." },
+		"SELECT pg_drop_replication_slot('pipeline_postgres_cdc')")
+}
+
+// checkMySQLCDCExample runs pipelines/mysql-cdc.yaml against a real
+// MariaDB and the real broker (checkCDCExample).
+func checkMySQLCDCExample(t *testing.T, file string) {
+	checkCDCExample(t, file, dbtest.MariaDB, "MYSQL_DSN", func(db string) string { return "mysql." + db + "." }, "")
+}
+
+// checkCDCExample runs a CDC example: the two tables there at the start
+// come as snapshot reads into <prefix>customers and <prefix>orders; an
 // insert, an update and a delete then come as Debezium's c, u, d and a
 // tombstone, keyed {"id":…}, amounts exact; read back with kcat,
 // read_committed.
-func checkPostgresCDCExample(t *testing.T, file string) {
+func checkCDCExample(t *testing.T, file string, kind dbtest.Kind, dsnVar string, prefix func(db string) string, cleanup string) {
 	bootstrap := startKafka(t)
-	server := dbtest.Shared(t, dbtest.Postgres)
+	server := dbtest.Shared(t, kind)
 	db, dsn := server.NewDatabase(t)
 	server.Exec(t, db, `CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL);
 		CREATE TABLE orders (id bigint PRIMARY KEY, customer_id int NOT NULL, amount numeric(10,2) NOT NULL);
 		INSERT INTO customers VALUES (1, 'Ada'), (2, 'Bo'); INSERT INTO orders VALUES (10, 1, 19.90)`)
 	admin := newProgress(t, bootstrap)
-	customers, orders := "pg.public.customers", "pg.public.orders"
+	customers, orders := prefix(db)+"customers", prefix(db)+"orders"
 	for _, topic := range []string{customers, orders} {
 		admin.createTopicPartitions(t, topic, 1)
 	}
-	p := startPipelineArgs(t, []string{"PG_DSN=" + dsn, "KAFKA_BROKERS=" + bootstrap, "STATE_DIR=" + t.TempDir()}, "run", "-c", file)
+	p := startPipelineArgs(t, []string{dsnVar + "=" + dsn, "KAFKA_BROKERS=" + bootstrap, "STATE_DIR=" + t.TempDir()}, "run", "-c", file)
 	defer func() {
 		p.stop(t)
-		server.Exec(t, db, "SELECT pg_drop_replication_slot('pipeline_postgres_cdc')")
+		if cleanup != "" {
+			server.Exec(t, db, cleanup)
+		}
 	}()
 	got := awaitCDC(t, p, bootstrap, customers, 2)
 	if describeCDC(got) != `r {"id":1}, r {"id":2}` || got[0].after["name"] != "Ada" || got[0].source["table"] != "customers" {

@@ -27,6 +27,7 @@ var exampleChecks = map[string]func(t *testing.T, file string){
 	"postgres-orders.yaml":   checkPostgresOrdersExample,
 	"kafka-to-postgres.yaml": checkKafkaToPostgresExample,
 	"postgres-cdc.yaml":      checkPostgresCDCExample,
+	"mysql-cdc.yaml":         checkMySQLCDCExample,
 }
 
 func TestEveryExampleIsRun(t *testing.T) {
