@@ -11,5 +11,6 @@
 // loses nothing the server still keeps.
 //
 // It may import engine, config, internal/sqldb (the type mapping shared
-// with sql_poll), pgx/pgconn and pglogrepl; never another component.
+// with sql_poll), inputs/internal/cdcevent (the records of a change),
+// pgx/pgconn and pglogrepl; never another component.
 package pgcdc
