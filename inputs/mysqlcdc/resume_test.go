@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/engine/enginetest"
+	"github.com/pipelinehq/pipeline/internal/dbtest"
 )
 
 // TestResumeInsideATransaction: a transaction split over batches, resumed
@@ -190,5 +192,44 @@ func TestBinlogGone(t *testing.T) {
 	recs, _ := read(t, again, 1)
 	if recs[0].Op != engine.OpRead || string(recs[0].Key) != `{"id":1}` {
 		t.Fatalf("when_needed: %s, want the row read again", describe(t, recs))
+	}
+}
+
+// TestServerCrashMidStream: the server killed while the input streams,
+// and started again: the input reconnects from what it handed on, and
+// the changes after the crash come once, none before it again.
+func TestServerCrashMidStream(t *testing.T) {
+	srv := dbtest.New(t, dbtest.MariaDB)
+	db := srv.Database(t)
+	db.Exec(t, "CREATE TABLE t (id int PRIMARY KEY)")
+	in := started(t, db, "tables: [t]\nsnapshot_mode: no_data\nenvelope: row\n")
+	waitStreaming(t, in)
+	db.Exec(t, "INSERT INTO t VALUES (1), (2)")
+	if recs, _ := read(t, in, 2); keys(recs) != `{"id":1} {"id":2}` {
+		t.Fatalf("before the crash: %s", keys(recs))
+	}
+	srv.Kill(t)
+	waitFor(t, func() bool { return in.Ready() != nil }, "Ready to report the lost server")
+	srv.Start(t)
+	db.Exec(t, "INSERT INTO t VALUES (3); INSERT INTO t VALUES (4)")
+	if recs, _ := read(t, in, 2); keys(recs) != `{"id":3} {"id":4}` {
+		t.Fatalf("after the crash: %s", keys(recs))
+	}
+	readNothing(t, in, time.Second)
+	if err := in.Ready(); err != nil {
+		t.Errorf("Ready after the server came back: %v", err)
+	}
+}
+
+// TestUnknownUserIsFatal: a server that refuses the credentials stops the
+// start (no retry mends it), naming the setting.
+func TestUnknownUserIsFatal(t *testing.T) {
+	db := newDB(t)
+	dsn := strings.Replace(db.DSN, "pipeline:", "nobody:", 1)
+	in := enginetest.NewInput(t, Plugin(), "cdc", fmt.Sprintf("dsn: %q\nserver_id: 77\n", dsn)).(*Input)
+	err := in.Start(t.Context())
+	in.Close(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "input.mysql_cdc.dsn: the server refused the connection") {
+		t.Fatalf("got %v", err)
 	}
 }

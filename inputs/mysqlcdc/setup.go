@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/replication"
+	mysqldriver "github.com/go-sql-driver/mysql"
 	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/internal/sqldb"
 )
@@ -39,7 +40,15 @@ func (in *Input) connect(ctx context.Context) (*sql.DB, error) {
 	db.SetMaxOpenConns(3)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("cannot connect to MySQL: %s", config.Redact(err.Error(), in.dsn))
+		msg := config.Redact(err.Error(), in.dsn)
+		var refused *mysqldriver.MySQLError
+		if errors.As(err, &refused) {
+			switch refused.Number {
+			case 1044, 1045, 1049: // access denied to the database, bad credentials, unknown database
+				return nil, errFatal{in.conf.Errorf("dsn", "the server refused the connection: %s", msg)}
+			}
+		}
+		return nil, fmt.Errorf("cannot connect to MySQL: %s", msg)
 	}
 	return db, nil
 }

@@ -1,12 +1,16 @@
 package pgcdc
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/engine/enginetest"
+	"github.com/pipelinehq/pipeline/internal/dbtest"
 )
 
 const ordersTable = `CREATE TABLE orders (
@@ -228,5 +232,70 @@ func TestSlotWithoutPositionIsMadeAgain(t *testing.T) {
 	recs, _ = read(t, in, 1)
 	if e := envelopeOf(t, recs[0]); e.Op != "c" || string(recs[0].Key) != `{"id":3}` {
 		t.Fatalf("after the snapshot: %s", describe(t, recs))
+	}
+}
+
+// TestSlotDroppedWhileStreaming: an operator ends the input's replication
+// connection and drops its slot: the capture stops with the slot named and
+// what to do, instead of streaming from a new slot past lost changes.
+func TestSlotDroppedWhileStreaming(t *testing.T) {
+	db := newDB(t)
+	db.Exec(t, "CREATE TABLE t (id int PRIMARY KEY)")
+	in := started(t, db, "tables: [t]\nsnapshot_mode: no_data")
+	streaming(t, db)
+	db.Exec(t, "INSERT INTO t VALUES (1)")
+	_, pos := read(t, in, 1)
+	commit(t, in, pos)
+	waitFor(t, func() bool {
+		db.Server.TryExec(db.Name, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 's1' AND active")
+		db.Server.TryExec(db.Name, "SELECT pg_drop_replication_slot('s1')")
+		return len(db.Server.Query(t, db.Name, "SELECT 1 FROM pg_replication_slots WHERE slot_name = 's1'")) == 0
+	}, "the slot to be dropped")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := in.Read(ctx)
+	if err == nil || !strings.Contains(err.Error(), "replication slot s1 does not exist") || !strings.Contains(err.Error(), "when_needed") {
+		t.Fatalf("got %v, want the missing slot named, and what to do", err)
+	}
+}
+
+// TestServerCrashMidStream: the server killed while the input streams,
+// and started again: the input reconnects from what it handed on, and
+// the changes after the crash come once, none before it again.
+func TestServerCrashMidStream(t *testing.T) {
+	srv := dbtest.New(t, dbtest.Postgres)
+	db := srv.Database(t)
+	db.Exec(t, "CREATE TABLE t (id int PRIMARY KEY)")
+	in := started(t, db, "tables: [t]\nsnapshot_mode: no_data\nenvelope: row")
+	streaming(t, db)
+	db.Exec(t, "INSERT INTO t VALUES (1), (2)")
+	recs, _ := read(t, in, 2)
+	if string(recs[0].Key)+" "+string(recs[1].Key) != `{"id":1} {"id":2}` {
+		t.Fatalf("before the crash: %s", describe(t, recs))
+	}
+	srv.Kill(t)
+	waitFor(t, func() bool { return in.Ready() != nil }, "Ready to report the lost server")
+	srv.Start(t)
+	db.Exec(t, "INSERT INTO t VALUES (3); INSERT INTO t VALUES (4)")
+	recs, _ = read(t, in, 2)
+	if string(recs[0].Key)+" "+string(recs[1].Key) != `{"id":3} {"id":4}` {
+		t.Fatalf("after the crash: %s", describe(t, recs))
+	}
+	readNothing(t, in, time.Second)
+	if err := in.Ready(); err != nil {
+		t.Errorf("Ready after the server came back: %v", err)
+	}
+}
+
+// TestUnknownUserIsFatal: a server that refuses the credentials stops the
+// start (no retry mends it), naming the setting.
+func TestUnknownUserIsFatal(t *testing.T) {
+	db := newDB(t)
+	dsn := strings.Replace(db.DSN, "pipeline", "nobody", 1)
+	in := enginetest.NewInput(t, Plugin(), "cdc", fmt.Sprintf("dsn: %q\nslot: s1\n", dsn)).(*Input)
+	err := in.Start(t.Context())
+	in.Close(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "input.postgres_cdc.dsn: PostgreSQL refused the connection") {
+		t.Fatalf("got %v", err)
 	}
 }

@@ -57,12 +57,18 @@ func (in *Input) connectReplication(ctx context.Context) (*pgconn.PgConn, error)
 }
 
 // connectError tells a refusal (credentials, a missing database, no
-// REPLICATION privilege: fatal) from an unreachable server (retried).
+// REPLICATION privilege: fatal) from a server that cannot serve now —
+// unreachable, starting up or recovering from a crash (57P03), shutting
+// down, out of connections (53300) — which is retried.
 func (in *Input) connectError(err error) error {
 	msg := config.Redact(err.Error(), in.dsn)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		return errFatal{in.conf.Errorf("dsn", "PostgreSQL refused the connection: %s", msg)}
+		switch pgErr.Code[:2] {
+		case "28", "3D", "42": // invalid authorization, unknown database, insufficient privilege
+			return errFatal{in.conf.Errorf("dsn", "PostgreSQL refused the connection: %s", msg)}
+		}
+		return fmt.Errorf("PostgreSQL cannot take the connection now: %s", msg)
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) || strings.Contains(msg, "connect") {
