@@ -258,3 +258,79 @@ http: { enabled: false }
 	t.Logf("%d SIGKILLs (%s): read_committed output holds each of the %d changes exactly once; in %v", kills,
 		strings.Join(report, "; "), inserted, time.Since(began).Round(time.Millisecond))
 }
+
+// checkCDCEnrichExample runs pipelines/cdc-enrich.yaml against a real
+// PostgreSQL and the real broker: orders produced with kcat are joined
+// with the customers table as CDC reads it — its snapshot first, then its
+// updates and deletes as they are followed.
+func checkCDCEnrichExample(t *testing.T, file string) {
+	bootstrap := startKafka(t)
+	server := dbtest.Shared(t, dbtest.Postgres)
+	db, dsn := server.NewDatabase(t)
+	server.Exec(t, db, "CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL); INSERT INTO customers VALUES (1, 'Ada'), (2, 'Bo')")
+	orders, out := kafkaTestName(t, "orders"), kafkaTestName(t, "enriched")
+	p := startPipelineArgs(t, []string{"PG_DSN=" + dsn, "KAFKA_BROKERS=" + bootstrap, "STATE_DIR=" + t.TempDir()},
+		"run", "-c", file, "-s", "input.kafka.topics.0="+orders, "-s", "output.kafka.topic="+out)
+	defer p.stop(t)
+	awaitLog(t, p, "the join's table is loaded")
+	// joined produces an order for customer id and returns the customer it
+	// was joined with.
+	seq := 0
+	joined := func(id int) any {
+		t.Helper()
+		seq++
+		key := fmt.Sprintf("o%d", seq)
+		kcatProduce(t, bootstrap, orders, []string{fmt.Sprintf(`%s:{"id":%d,"customer_id":%d,"amount":"19.90"}`, key, seq, id)})
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			all, err := kcatRead(bootstrap, out, "%k\t%s\n")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range all {
+				if k, v, _ := strings.Cut(l, "\t"); k == key {
+					var result struct {
+						Order    map[string]any
+						Customer any
+					}
+					if err := json.Unmarshal([]byte(v), &result); err != nil {
+						t.Fatal(err)
+					}
+					if result.Order["amount"] != "19.90" || result.Order["customer_id"] != float64(id) {
+						t.Fatalf("order %s came out as %s", key, v)
+					}
+					return result.Customer
+				}
+			}
+			if p.exited() || time.Now().After(deadline) {
+				t.Fatalf("no result for order %s:\n%s", key, lastLines(p.stderr(), 30))
+			}
+		}
+	}
+	if c := joined(1); fmt.Sprint(c) != "map[id:1 name:Ada]" {
+		t.Fatalf("order of customer 1 joined %v, want the snapshot's row", c)
+	}
+	if c := joined(3); c != nil {
+		t.Fatalf("order of unknown customer 3 joined %v, want null", c)
+	}
+	server.Exec(t, db, "UPDATE customers SET name = 'Ada L' WHERE id = 1; DELETE FROM customers WHERE id = 2")
+	// The changes reach the table once they are read: orders until then
+	// see the old rows.
+	for i := 0; ; i++ {
+		c1 := fmt.Sprint(joined(1))
+		if c1 == "map[id:1 name:Ada L]" {
+			break
+		}
+		if c1 != "map[id:1 name:Ada]" || i == 50 {
+			t.Fatalf("order of customer 1 joined %s, want the updated row", c1)
+		}
+	}
+	for i := 0; ; i++ {
+		c2 := joined(2)
+		if c2 == nil {
+			break
+		}
+		if fmt.Sprint(c2) != "map[id:2 name:Bo]" || i == 50 {
+			t.Fatalf("order of deleted customer 2 joined %v, want null", c2)
+		}
+	}
+}

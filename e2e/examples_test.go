@@ -28,6 +28,7 @@ var exampleChecks = map[string]func(t *testing.T, file string){
 	"kafka-to-postgres.yaml": checkKafkaToPostgresExample,
 	"postgres-cdc.yaml":      checkPostgresCDCExample,
 	"mysql-cdc.yaml":         checkMySQLCDCExample,
+	"cdc-enrich.yaml":        checkCDCEnrichExample,
 }
 
 func TestEveryExampleIsRun(t *testing.T) {

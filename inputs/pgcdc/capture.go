@@ -78,7 +78,11 @@ func (in *Input) session(ctx context.Context) error {
 		return err
 	}
 	defer repl.Close(context.WithoutCancel(ctx))
-	start, err := in.prepare(ctx, conn, repl, tables, conv)
+	prepare := in.prepare
+	if in.asTable {
+		prepare = in.prepareTable
+	}
+	start, err := prepare(ctx, conn, repl, tables, conv)
 	if err != nil {
 		return err
 	}
@@ -147,6 +151,9 @@ func (in *Input) hand(ctx context.Context, recs []*engine.Record, at position, s
 		case in.items <- item{batch: b}:
 			in.mu.Lock()
 			in.handedOn, in.handedOnSet = at, true
+			if in.asTable && !at.snapshot && at.lsn > in.confirmed {
+				in.confirmed = at.lsn // a table replays nothing: what it took may go
+			}
 			in.mu.Unlock()
 			return nil
 		case <-status:
@@ -176,7 +183,8 @@ func (in *Input) from() *position {
 func (in *Input) confirmable(quiet bool, walEnd pglogrepl.LSN) pglogrepl.LSN {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	allCommitted := !in.handedOnSet || (in.committedSet && in.committed == in.handedOn)
+	// A table keeps no position: what it was handed is all it needs.
+	allCommitted := in.asTable || !in.handedOnSet || (in.committedSet && in.committed == in.handedOn)
 	if quiet && allCommitted && walEnd > in.confirmed {
 		in.confirmed = walEnd
 	}

@@ -299,3 +299,34 @@ func TestUnknownUserIsFatal(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestReadAsTable: read as a join's table, the input snapshots under a
+// temporary slot of its own, is caught up once the snapshot was read, then
+// follows the table; its slot is gone once it closes.
+func TestReadAsTable(t *testing.T) {
+	db := newDB(t)
+	db.Exec(t, "CREATE TABLE customers (id int PRIMARY KEY, name text); INSERT INTO customers VALUES (1, 'Ada'), (2, 'Bo')")
+	in := newInput(t, db, "tables: [customers]\nenvelope: row\nsnapshot_mode: no_data")
+	if err := in.ReadAsTable(); err != nil {
+		t.Fatal(err)
+	}
+	enginetest.StartInput(t, in)
+	recs, _ := read(t, in, 2)
+	if recs[0].Op != engine.OpRead || string(recs[1].Key) != `{"id":2}` {
+		t.Fatalf("snapshot as a table: %s", describe(t, recs))
+	}
+	waitFor(t, in.CaughtUp, "CaughtUp after the snapshot")
+	slots := db.Server.Query(t, db.Name, "SELECT slot_name, temporary FROM pg_replication_slots WHERE slot_name LIKE 's1_table_%'")
+	if len(slots) != 1 || slots[0][1] != "t" {
+		t.Fatalf("slots %v, want one temporary slot s1_table_…", slots)
+	}
+	db.Exec(t, "DELETE FROM customers WHERE id = 1")
+	recs, _ = read(t, in, 2)
+	if recs[0].Op != engine.OpDelete || !recs[1].IsTombstone() {
+		t.Fatalf("a delete followed: %s", describe(t, recs))
+	}
+	in.Close(t.Context())
+	waitFor(t, func() bool {
+		return len(db.Server.Query(t, db.Name, "SELECT 1 FROM pg_replication_slots WHERE slot_name LIKE 's1_table_%'")) == 0
+	}, "the temporary slot to go with the connection")
+}

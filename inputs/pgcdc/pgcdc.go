@@ -113,6 +113,10 @@ type Input struct {
 	handedOn     position // the position of the last batch handed on
 	handedOnSet  bool
 	failure      error // why the capture cannot go on now, for Ready
+
+	asTable       bool // read as a join's table (ReadAsTable)
+	caughtUp      bool // as a table: Read returned the whole snapshot
+	tableSlotMade bool // as a table: the temporary slot was made once
 }
 
 // item is what the capture goroutine hands Read: a batch, or the error

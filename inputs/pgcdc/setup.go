@@ -195,12 +195,18 @@ func (in *Input) readSlot(ctx context.Context, conn *pgx.Conn) (slotState, error
 // createSlot creates the slot; with export, its snapshot stays usable by
 // other connections until repl runs another command.
 func (in *Input) createSlot(ctx context.Context, repl *pgconn.PgConn, export bool) (pglogrepl.LSN, string, error) {
+	return in.createSlotWith(ctx, repl, export, false)
+}
+
+// createSlotWith creates the slot, exporting its snapshot or not; a
+// temporary slot is dropped by the server when repl closes.
+func (in *Input) createSlotWith(ctx context.Context, repl *pgconn.PgConn, export, temporary bool) (pglogrepl.LSN, string, error) {
 	action := "NOEXPORT_SNAPSHOT"
 	if export {
 		action = "EXPORT_SNAPSHOT"
 	}
 	res, err := pglogrepl.CreateReplicationSlot(ctx, repl, in.slot, "pgoutput",
-		pglogrepl.CreateReplicationSlotOptions{SnapshotAction: action, Mode: pglogrepl.LogicalReplication})
+		pglogrepl.CreateReplicationSlotOptions{SnapshotAction: action, Mode: pglogrepl.LogicalReplication, Temporary: temporary})
 	if err != nil {
 		return 0, "", fmt.Errorf("creating replication slot %s: %w", in.slot, err)
 	}

@@ -35,7 +35,7 @@ func Plugin() engine.ProcessorPlugin {
 			Summary: "Joins each record with the row of a table read in full by every instance (Kafka Streams' stream–global table join).",
 			Description: "The table is any input, read as a table: the kafka input reads every partition of its topics from the start, " +
 				"read_committed, outside any consumer group (a compacted topic is the usual source); another input is read to its end. " +
-				"A table record upserts the row of its key (the record key, as text) and a tombstone deletes it; a table record without a key is ignored. " +
+				"A table record upserts the row of its key (the record key, as text) and a tombstone or a delete (a CDC input's) deletes it; a table record without a key is ignored. " +
 				"Before the first record is joined the table is loaded in full, up to the end offsets taken at start; then it follows its input in the background. " +
 				"It lives in the state directory, and is emptied and loaded again at every start, so a restart keeps no row deleted meanwhile; " +
 				"it is no part of the pipeline's positions or transactions. " +
@@ -256,12 +256,13 @@ func (j *Join) Close(ctx context.Context) error {
 }
 
 // tableChange is what a table record does: key → its encoded row, or a
-// delete for a tombstone. A record without a key changes nothing.
+// delete for a tombstone or a delete (a CDC input's, whose value is the
+// row before it). A record without a key changes nothing.
 func tableChange(r *engine.Record) (key []byte, c change, ok bool) {
 	if r.Key == nil {
 		return nil, change{}, false
 	}
-	if r.IsTombstone() {
+	if r.IsTombstone() || r.Op == engine.OpDelete {
 		return r.Key, change{del: true}, true
 	}
 	return r.Key, change{value: engine.StoredValue(r)}, true
