@@ -508,6 +508,20 @@ func metricSum(addr, name, match string) (int64, error) {
 // one side move by a factor of 3 with the broker's disk and page cache, and
 // the two sides of a round ran under the same conditions. The ratio of the
 // two sides' medians is printed beside it.
+// reporter prints and reports a benchmark's medians.
+type reporter func(b *testing.B, name, pipeName, bareName string, pipe, bare window, roundRatio float64)
+
+// reportRows reports records/s alone, for rows whose size varies.
+func reportRows(b *testing.B, name, pipeName, bareName string, pipe, bare window, roundRatio float64) {
+	p, q := pipe.rate(kafkaRecords), bare.rate(kafkaRecords)
+	b.ReportMetric(p, "rec/s")
+	b.ReportMetric(q, "baseline_rec/s")
+	b.ReportMetric(roundRatio, "ratio")
+	b.ReportMetric(p/q, "ratio_of_medians")
+	fmt.Fprintf(benchOut, "%s, %d rows: %s %.0f rows/s (%.2fs), %s %.0f rows/s (%.2fs); ratio (median of rounds) %.2f, ratio of medians %.2f\n",
+		name, kafkaRecords, pipeName, p, pipe.last.Sub(pipe.first).Seconds(), bareName, q, bare.last.Sub(bare.first).Seconds(), roundRatio, p/q)
+}
+
 func reportKafka(b *testing.B, name, pipeName, bareName string, pipe, bare window, roundRatio float64) {
 	p, q := pipe.rate(kafkaRecords), bare.rate(kafkaRecords)
 	mib := float64(kafkaValueSize) / (1 << 20)
@@ -574,11 +588,11 @@ const kafkaRounds = 5
 // rounds measures bare and pipe kafkaRounds times each, alternating, prints
 // every round and reports the medians.
 func rounds(b *testing.B, name string, bare, pipe func(seq int64) window) {
-	roundsOf(b, kafkaRounds, name, "pipeline", "bare franz-go", bare, pipe)
+	roundsOf(b, kafkaRounds, name, "pipeline", "bare franz-go", bare, pipe, reportKafka)
 }
 
 // roundsOf is rounds with n rounds and names for the two sides.
-func roundsOf(b *testing.B, n int, name, pipeName, bareName string, bare, pipe func(seq int64) window) {
+func roundsOf(b *testing.B, n int, name, pipeName, bareName string, bare, pipe func(seq int64) window, report reporter) {
 	var bares, pipes []window
 	var ratios []float64 // per round: the two sides ran back to back, on the broker as it was then
 	// A window whose first sighting already saw every record measured
@@ -608,7 +622,7 @@ func roundsOf(b *testing.B, n int, name, pipeName, bareName string, bare, pipe f
 		fmt.Fprintf(benchOut, "  round %d: %s %.0f records/s, %s %.0f records/s, ratio %.2f\n", round+1, pipeName, p, bareName, q, p/q)
 	}
 	slices.Sort(ratios)
-	reportKafka(b, fmt.Sprintf("%s, median of %d", name, n), pipeName, bareName, median(pipes), median(bares), ratios[len(ratios)/2])
+	report(b, fmt.Sprintf("%s, median of %d", name, n), pipeName, bareName, median(pipes), median(bares), ratios[len(ratios)/2])
 }
 
 // median is the window of the median rate.
@@ -826,7 +840,7 @@ func BenchmarkKafkaExactlyOnce(b *testing.B) {
 				return env.mapPipeline(b, "eos", seq, fmt.Sprintf("processing_guarantee: exactly_once\ncommit_interval: %s\nexactly_once: {transactional_id: bench-eos-%d}\n", c.interval, seq))
 			}
 			roundsOf(b, c.rounds, fmt.Sprintf("kafka → map → kafka, exactly-once at %s commits vs at-least-once", c.interval),
-				"exactly-once", "at-least-once", alo, eos)
+				"exactly-once", "at-least-once", alo, eos, reportKafka)
 		}
 	}
 }

@@ -79,7 +79,7 @@ http: {enabled: false}
 		return w
 	}
 	for i := 0; i < b.N; i++ {
-		roundsOf(b, kafkaRounds, "PostgreSQL table → kafka", "pipeline", "bare pgx → franz-go", bare, pipe)
+		roundsOf(b, kafkaRounds, "PostgreSQL table → kafka", "pipeline", "bare pgx → franz-go", bare, pipe, reportRows)
 	}
 }
 
@@ -211,7 +211,7 @@ http: {enabled: false}
 		return w
 	}
 	for i := 0; i < b.N; i++ {
-		roundsOf(b, kafkaRounds, "kafka → PostgreSQL upsert", "pipeline", "bare franz-go → pgx.Batch", bare, pipe)
+		roundsOf(b, kafkaRounds, "kafka → PostgreSQL upsert", "pipeline", "bare franz-go → pgx.Batch", bare, pipe, reportRows)
 	}
 }
 
