@@ -241,7 +241,7 @@ http: { enabled: false }
 			insert(chunk, 100)
 			p = startPipeline(t, cfg)
 		}
-		killOnceGrown(t, p, admin, out, int64(500*(1+rng.IntN(4))), kill, rng)
+		killOnceGrownFed(t, p, admin, out, int64(500*(1+rng.IntN(4))), kill, rng, func() { insert(chunk/10, 100) })
 		if kill <= 3 || kill%5 == 0 {
 			report = append(report, fmt.Sprintf("kill %d at %d records out of %d rows", kill, admin.records(out), inserted))
 		}

@@ -309,11 +309,23 @@ func committedByTopic(t *testing.T, p progress, group string) map[string]int64 {
 	return by
 }
 
+// awaitTopicCommitted waits until group committed at least n records of
+// topic.
+func awaitTopicCommitted(t *testing.T, watch progress, p *bgPipeline, group, topic string, n int64) {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Minute); committedByTopic(t, watch, group)[topic] < n; time.Sleep(20 * time.Millisecond) {
+		if p.exited() || time.Now().After(deadline) {
+			t.Fatalf("group %s committed %v, want %d of %s:\n%s", group, committedByTopic(t, watch, group), n, topic, lastLines(p.stderr(), 30))
+		}
+	}
+}
+
 // TestExactlyOnceTwoKafkaInputsSIGKILL: two kafka inputs (topics A and B,
 // 10k records each, one consumer group) under exactly_once feed one kafka
 // output through a map that tags each record with its topic; killed with
 // SIGKILL four times (20 under STRESS) at moments spread over the stream
-// (once the group committed 20%, 40%, … of all records, 0-10 ms later),
+// (alternately once the group committed the next third, or eleventh, of A
+// and of B, 0-10 ms later),
 // restarted each time, then run until the group committed everything:
 // read_committed, the output holds every record of A and of B exactly
 // once, each tagged with the topic it was read from. Every kill is checked
@@ -374,13 +386,18 @@ http: { enabled: false }
 	grew := map[string]int{}
 	for kill := 1; kill <= kills; kill++ {
 		p := startPipeline(t, cfg)
-		// A consumer hands out what one fetch buffered partition by
+		// A consumer hands out what its fetches buffered partition by
 		// partition, so one topic's backlog may be read before the
-		// other's: kills spread over the first half of the stream land
-		// in both, and the second half is always left for the last kill
-		// to cut short (a kill a few transactions before the end came
-		// too late once, on the development broker with the cores busy).
-		awaitCommitted(t, watch, p, group, total*int64(kill)/int64(2*kills))
+		// other's (a megabyte of each on the real broker, the whole
+		// backlog on the development one): the kills alternate between
+		// the topics, each once its topic's group committed the next
+		// fraction of it, leaving the tail of each for the last run.
+		topic, nth := topicA, int64(kill+1)/2
+		if kill%2 == 0 {
+			topic = topicB
+		}
+		awaitCommitted(t, watch, p, group, 0) // started
+		awaitTopicCommitted(t, watch, p, group, topic, int64(perTopic)*nth/int64(kills/2+1))
 		time.Sleep(time.Duration(rng.IntN(10)) * time.Millisecond)
 		if err := p.cmd.Process.Kill(); err != nil {
 			t.Fatal(err)

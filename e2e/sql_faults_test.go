@@ -225,11 +225,26 @@ http: { enabled: false }
 // called, then a random moment more, and kills p with SIGKILL.
 func killOnceGrown(t *testing.T, p *bgPipeline, admin progress, out string, grow int64, run int, rng *rand.Rand) {
 	t.Helper()
+	killOnceGrownFed(t, p, admin, out, grow, run, rng, nil)
+}
+
+// killOnceGrownFed is killOnceGrown whose source feed gives more to read
+// whenever the output stood still for a second: a pipeline that caught
+// up with what was there has nothing left to grow by.
+func killOnceGrownFed(t *testing.T, p *bgPipeline, admin progress, out string, grow int64, run int, rng *rand.Rand, feed func()) {
+	t.Helper()
 	target := admin.records(out) + grow
 	deadline := time.Now().Add(2 * time.Minute)
-	for admin.records(out) < target {
+	last, grewAt := admin.records(out), time.Now()
+	for n := last; n < target; n = admin.records(out) {
 		if p.exited() || time.Now().After(deadline) {
 			t.Fatalf("run %d: the output did not reach %d records:\n%s", run, target, lastLines(p.stderr(), 30))
+		}
+		if n > last {
+			last, grewAt = n, time.Now()
+		} else if feed != nil && time.Since(grewAt) > time.Second {
+			feed()
+			grewAt = time.Now()
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
