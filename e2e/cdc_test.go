@@ -34,8 +34,18 @@ func kcatCDC(t *testing.T, bootstrap, topic string) []cdcEvent {
 	if out == "" {
 		return nil
 	}
+	return parseCDC(t, topic, out)
+}
+
+// parseCDC reads "key TAB value" lines of change events (an empty value:
+// a tombstone).
+func parseCDC(t *testing.T, what, lines string) []cdcEvent {
+	t.Helper()
 	var events []cdcEvent
-	for _, line := range strings.Split(out, "\n") {
+	for _, line := range strings.Split(strings.TrimSuffix(lines, "\n"), "\n") {
+		if line == "" {
+			continue
+		}
 		key, value, _ := strings.Cut(line, "\t")
 		e := cdcEvent{key: key}
 		if value != "" {
@@ -44,7 +54,7 @@ func kcatCDC(t *testing.T, bootstrap, topic string) []cdcEvent {
 				Before, After, Source map[string]any
 			}
 			if err := json.Unmarshal([]byte(value), &v); err != nil {
-				t.Fatalf("%s: %q: %v", topic, line, err)
+				t.Fatalf("%s: %q: %v", what, line, err)
 			}
 			e.op, e.before, e.after, e.source = v.Op, v.Before, v.After, v.Source
 		}

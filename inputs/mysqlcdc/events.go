@@ -83,6 +83,7 @@ func (in *Input) records(rel *relation, op engine.Operation, before, after map[s
 // connector.
 func (in *Input) sourceBlock(t tableName, o origin) map[string]any {
 	src := map[string]any{
+		"version":   cdcevent.Version,
 		"connector": in.server.flavor,
 		"name":      in.prefix,
 		"snapshot":  o.snapshot,

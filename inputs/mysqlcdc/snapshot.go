@@ -164,6 +164,9 @@ func (s *snapshotter) table(ctx context.Context, conn *sql.Conn, t tableName) er
 			return fatalf("snapshot of %s: %w", t, err)
 		}
 		s.rows++
+		if s.rows == 1 {
+			s.in.events.MarkFirst(recs[0])
+		}
 		s.pending = append(s.pending, recs...)
 		// One row is kept back, so that the last batch, which ends the
 		// snapshot, is never empty.

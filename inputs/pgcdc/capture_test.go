@@ -29,7 +29,7 @@ func TestSnapshotThenStream(t *testing.T) {
 	in := started(t, db, "tables: [orders]\ntopic_prefix: pg")
 	recs, pos := read(t, in, 2)
 	first, second := envelopeOf(t, recs[0]), envelopeOf(t, recs[1])
-	if first.Op != "r" || second.Op != "r" || first.Source["snapshot"] != "true" || second.Source["snapshot"] != "last" {
+	if first.Op != "r" || second.Op != "r" || first.Source["snapshot"] != "first" || second.Source["snapshot"] != "last" {
 		t.Fatalf("snapshot events:\n%s", describe(t, recs))
 	}
 	if string(recs[0].Key) != `{"id":1}` || recs[0].Op != engine.OpRead {

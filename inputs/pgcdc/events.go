@@ -96,16 +96,19 @@ func (in *Input) truncateRecord(rel *relation, lsn pglogrepl.LSN, o origin) (*en
 
 func (in *Input) sourceBlock(t tableName, lsn pglogrepl.LSN, o origin) map[string]any {
 	src := map[string]any{
-		"connector": "postgresql",
-		"name":      in.prefix,
-		"snapshot":  o.snapshot,
-		"db":        in.database,
-		"sequence":  "[" + lsnText(o.lastCommit) + "," + lsnText(lsn) + "]",
-		"schema":    t.schema,
-		"table":     t.name,
-		"txId":      nil,
-		"lsn":       int64(lsn),
-		"xmin":      nil,
+		"version":    cdcevent.Version,
+		"connector":  "postgresql",
+		"origin":     nil,
+		"origin_lsn": nil,
+		"name":       in.prefix,
+		"snapshot":   o.snapshot,
+		"db":         in.database,
+		"sequence":   "[" + lsnText(o.lastCommit) + "," + lsnText(lsn) + "]",
+		"schema":     t.schema,
+		"table":      t.name,
+		"txId":       nil,
+		"lsn":        int64(lsn),
+		"xmin":       nil,
 	}
 	if o.xid != 0 {
 		src["txId"] = int64(o.xid)

@@ -140,18 +140,27 @@ func (b Builder) Truncate(t *Table, block map[string]any, at time.Time, offset i
 	return rec, true
 }
 
+// MarkFirst marks a snapshot's first record as Debezium 3 does: its
+// source block's snapshot is "first".
+func (b Builder) MarkFirst(rec *engine.Record) { b.mark(rec, "first") }
+
 // MarkLast marks a snapshot's last record as Debezium does: its source
-// block's snapshot is "last".
-func (b Builder) MarkLast(rec *engine.Record) {
+// block's snapshot is "last" (also when it is the first).
+func (b Builder) MarkLast(rec *engine.Record) { b.mark(rec, "last") }
+
+func (b Builder) mark(rec *engine.Record, snapshot string) {
 	if b.Envelope != EnvelopeDebezium {
 		return
 	}
 	if v, _ := rec.Value(); v != nil {
 		if src, ok := v.(map[string]any)["source"].(map[string]any); ok {
-			src["snapshot"] = "last"
+			src["snapshot"] = snapshot
 		}
 	}
 }
+
+// Version is the source block's version: Debezium writes its own there.
+const Version = "pipeline"
 
 // Key is Debezium's key: a JSON object of the primary key's columns, or
 // none for a table without one.
