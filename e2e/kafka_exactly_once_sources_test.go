@@ -12,6 +12,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"regexp"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -295,12 +297,16 @@ func cleanupPolicy(t *testing.T, p progress, topic string) string {
 	return ""
 }
 
-// committedByTopic is a group's committed offsets, summed per topic.
+// committedByTopic is a group's committed offsets, summed per topic; none
+// before the group first committed.
 func committedByTopic(t *testing.T, p progress, group string) map[string]int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	offsets, err := p.adm.FetchOffsets(ctx, group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return map[string]int64{}
+	}
 	if err != nil {
 		t.Fatalf("fetching the offsets of %s: %v", group, err)
 	}
