@@ -33,11 +33,11 @@ test: fmt-check vet build
 # run in 20 fails here), with STRESS=1 for their longer variants (more kills,
 # more records). STRESS_COUNT runs of each; the first failure stops it.
 STRESS_COUNT ?= 20
-STRESS_TESTS ?= SIGKILL|SIGTERM|ServerRestart|PollGoesOn|WriteFailsWhile|Rewind|Fence|Drain|TwoKafka|NonKafka|Restore|Rebalance|BrokerRestart|FileChanged|Corrupt|FullStateDisk|StopEnds|AsyncRejections
+STRESS_TESTS ?= SIGKILL|SIGTERM|ServerRestart|ServerCrash|SlotDropped|SnapshotUnderConcurrentWrites|PollGoesOn|WriteFailsWhile|Rewind|Fence|Drain|TwoKafka|NonKafka|Restore|Rebalance|BrokerRestart|FileChanged|Corrupt|FullStateDisk|StopEnds|AsyncRejections
 stress: build
 	@yes > /dev/null & a=$$!; yes > /dev/null & b=$$!; trap "kill $$a $$b" EXIT; \
 	STRESS=1 $(GO) test -race -count=$(STRESS_COUNT) -failfast -timeout 600m -run '$(STRESS_TESTS)' \
-		./engine/... ./internal/kafkatxn/... ./statestore/... ./inputs/sqlpoll/... ./outputs/sqlsink/... ./e2e/...
+		./engine/... ./internal/kafkatxn/... ./statestore/... ./inputs/sqlpoll/... ./inputs/pgcdc/... ./inputs/mysqlcdc/... ./outputs/sqlsink/... ./e2e/...
 	STRESS=1 $(GO) test -count=1 -timeout 60m -run 'StreamsDiff|StreamsJoinDiff' ./e2e/...
 
 # Benchmarks print their figure beside a baseline measured in the same run.
