@@ -56,7 +56,13 @@ func (in *Input) stream(ctx context.Context, repl *pgconn.PgConn, sql *pgx.Conn,
 	in.log.Info("streaming changes", "slot", in.slot, "from", start.lsn)
 	in.setStreaming(start.lsn)
 	s := &streamer{in: in, repl: repl, sql: sql, conv: conv, rels: map[uint32]*relation{}, skip: start, lastCommit: start.lsn}
-	defer s.sendStatus(context.WithoutCancel(ctx))
+	defer func() {
+		// A connection pgconn is closing (the server went, a deadline) is
+		// being written to by its closer: nothing more can be said on it.
+		if !repl.IsClosed() {
+			s.sendStatus(context.WithoutCancel(ctx))
+		}
+	}()
 	for {
 		if err := s.receive(ctx); err != nil {
 			return err
