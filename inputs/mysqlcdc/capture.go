@@ -3,54 +3,11 @@ package mysqlcdc
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"io"
-	"time"
-)
 
-// Retry delays of a capture that failed (the server restarting, the
-// network): doubled from the first to the last, and tried again for ever.
-const (
-	firstRetry = 500 * time.Millisecond
-	lastRetry  = 30 * time.Second
+	"github.com/pipelinehq/pipeline/inputs/internal/capture"
 )
-
-// capture snapshots and streams until ctx ends, connecting again after a
-// failure from the position it handed on last; a fatal fault ends it and
-// reaches Read.
-func (in *Input) capture(ctx context.Context) {
-	defer close(in.done)
-	retry := firstRetry
-	for {
-		began := time.Now()
-		err := in.runOnce(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		if errors.Is(err, io.EOF) || isFatal(err) {
-			if !errors.Is(err, io.EOF) {
-				in.setFailure(unwrapFatal(err))
-			}
-			select {
-			case in.items <- item{err: err}:
-			case <-ctx.Done():
-			}
-			return
-		}
-		if time.Since(began) > lastRetry {
-			retry = firstRetry // it ran a while: this is a new fault
-		}
-		in.setFailure(err)
-		in.log.Warn("change capture failed; trying again", "after", retry.String(), "error", err)
-		select {
-		case <-time.After(retry):
-		case <-ctx.Done():
-			return
-		}
-		retry = min(2*retry, lastRetry)
-	}
-}
 
 // runOnce connects, learns the server and the tables again, and then
 // snapshots or streams as the mode and the position say.
@@ -85,19 +42,19 @@ func (in *Input) prepare(ctx context.Context, db *sql.DB) (position, error) {
 		from = in.resumed
 	}
 	switch {
-	case from != nil && !from.snapshot && in.snapshotMode == snapshotInitialOnly:
+	case from != nil && !from.snapshot && in.snapshotMode == capture.SnapshotInitialOnly:
 		return position{}, io.EOF
 	case from != nil && !from.snapshot:
 		gone, err := binlogGone(ctx, db, from.file)
 		if err != nil || !gone {
 			return *from, err
 		}
-		if in.snapshotMode != snapshotWhenNeeded {
-			return position{}, fatalf("binlog file %s of the committed position (%s) is no longer on the server: the "+
+		if in.snapshotMode != capture.SnapshotWhenNeeded {
+			return position{}, capture.Fatalf("binlog file %s of the committed position (%s) is no longer on the server: the "+
 				"changes since are gone from the binlog. snapshot_mode: when_needed reads the tables again", from.file, from)
 		}
 		in.log.Warn("the committed binlog file is gone; reading the tables again", "position", from.String())
-	case from == nil && in.snapshotMode == snapshotNoData:
+	case from == nil && in.snapshotMode == capture.SnapshotNoData:
 		end, err := binlogEnd(ctx, db)
 		if err != nil {
 			return position{}, err
@@ -109,7 +66,7 @@ func (in *Input) prepare(ctx context.Context, db *sql.DB) (position, error) {
 		in.log.Info("the snapshot was cut short; reading the tables again", "position", from.String())
 	}
 	end, err := in.snapshot(ctx, db)
-	if err == nil && in.snapshotMode == snapshotInitialOnly {
+	if err == nil && in.snapshotMode == capture.SnapshotInitialOnly {
 		return position{}, io.EOF
 	}
 	return end, err

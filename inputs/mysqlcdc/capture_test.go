@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/inputs/internal/cdctest"
 )
 
 // allTypes is a table with a column of each type the README maps.
@@ -28,9 +29,9 @@ func TestSnapshotThenStream(t *testing.T) {
 		", (2, 59.00, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)")
 	in := started(t, db, "tables: [orders]")
 	recs, pos := read(t, in, 2)
-	first, second := envelopeOf(t, recs[0]), envelopeOf(t, recs[1])
+	first, second := cdctest.EnvelopeOf(t, recs[0]), cdctest.EnvelopeOf(t, recs[1])
 	if first.Op != "r" || second.Op != "r" || first.Source["snapshot"] != "first" || second.Source["snapshot"] != "last" {
-		t.Fatalf("snapshot events:\n%s", describe(t, recs))
+		t.Fatalf("snapshot events:\n%s", cdctest.Describe(recs))
 	}
 	if string(recs[0].Key) != `{"id":1}` || recs[0].Op != engine.OpRead {
 		t.Errorf("key %s op %s, want {\"id\":1} r", recs[0].Key, recs[0].Op)
@@ -61,12 +62,12 @@ func TestSnapshotThenStream(t *testing.T) {
 			ops = append(ops, "tombstone "+string(r.Key))
 			continue
 		}
-		ops = append(ops, envelopeOf(t, r).Op+" "+string(r.Key))
+		ops = append(ops, cdctest.EnvelopeOf(t, r).Op+" "+string(r.Key))
 	}
 	if got, want := strings.Join(ops, ", "), `c {"id":3}, u {"id":1}, d {"id":2}, tombstone {"id":2}`; got != want {
-		t.Fatalf("changes %s, want %s\n%s", got, want, describe(t, recs))
+		t.Fatalf("changes %s, want %s\n%s", got, want, cdctest.Describe(recs))
 	}
-	created, upd, del := envelopeOf(t, recs[0]), envelopeOf(t, recs[1]), envelopeOf(t, recs[2])
+	created, upd, del := cdctest.EnvelopeOf(t, recs[0]), cdctest.EnvelopeOf(t, recs[1]), cdctest.EnvelopeOf(t, recs[2])
 	created.After["id"] = first.After["id"]
 	if a, b := mustJSON(t, created.After), mustJSON(t, first.After); a != b {
 		t.Errorf("the streamed row differs from the snapshot's of the same values:\nstreamed %s\nsnapshot %s", a, b)

@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/pipelinehq/pipeline/engine"
 	"github.com/pipelinehq/pipeline/engine/conformance"
 	"github.com/pipelinehq/pipeline/engine/enginetest"
+	"github.com/pipelinehq/pipeline/inputs/internal/cdctest"
 )
 
 var conformanceTables atomic.Int64
@@ -35,22 +35,7 @@ func TestConformance(t *testing.T) {
 			start := engine.Checkpoint{Partition: partition,
 				Position: engine.Position{}.WithString("file", end[0]).WithInt("pos", offset).WithInt("events", 0)}
 			return conformance.InputSource{
-				Put: func(t *testing.T, recs []conformance.Record) []conformance.Record {
-					var rows []string
-					want := make([]conformance.Record, len(recs))
-					for i, r := range recs {
-						rows = append(rows, fmt.Sprintf("('%s', '%s')", r.Key, r.Value))
-						row := map[string]any{"id": int64(i + 1), "k": string(r.Key), "v": string(r.Value)}
-						v, err := engine.EncodeJSON("row", row)
-						if err != nil {
-							t.Fatal(err)
-						}
-						k, _ := engine.EncodeJSON("key", map[string]any{"id": int64(i + 1)})
-						want[i] = conformance.Record{Key: k, Value: v}
-					}
-					db.Exec(t, "INSERT INTO "+table+" (k, v) VALUES "+strings.Join(rows, ", "))
-					return want
-				},
+				Put: cdctest.InsertAll(table, db.Exec),
 				New: func(t *testing.T) engine.Input {
 					in := enginetest.NewInput(t, Plugin(), "cdc", fmt.Sprintf("dsn: %q\nserver_id: %d\ntables: [%s]\n"+
 						"snapshot_mode: no_data\nenvelope: row\nbatch_max_events: 7\nheartbeat_interval: 100ms\n",

@@ -13,6 +13,6 @@
 // again from it.
 //
 // It may import engine, config, internal/sqldb (connections and the type
-// mapping shared with sql_poll), inputs/internal/cdcevent and go-mysql's
+// mapping shared with sql_poll), inputs/internal/cdcevent, inputs/internal/capture and go-mysql's
 // replication packages; never another component.
 package mysqlcdc

@@ -2,11 +2,9 @@ package mysqlcdc
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
 
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/inputs/internal/capture"
 )
 
 // Check connects, checks the server's binlog settings and the tables, and
@@ -14,30 +12,20 @@ import (
 func (in *Input) Check(ctx context.Context) error {
 	db, err := in.connect(ctx)
 	if err != nil {
-		return unwrapFatal(err)
+		return capture.Unmark(err)
 	}
 	defer db.Close()
 	if _, err := in.checkServer(ctx, db); err != nil {
-		return unwrapFatal(err)
+		return capture.Unmark(err)
 	}
 	_, err = in.resolveTables(ctx, db)
-	return unwrapFatal(err)
+	return capture.Unmark(err)
 }
 
 // Resume takes the committed position of the binlog.
-func (in *Input) Resume(points []engine.Checkpoint) error {
-	for _, cp := range points {
-		if cp.Partition != partition {
-			in.log.Warn("a committed position of another partition is ignored", "partition", cp.Partition, "position", cp.Position)
-			continue
-		}
-		p, err := positionOf(cp.Position)
-		if err != nil {
-			return fmt.Errorf("%s: %w", in.conf.Path(), err)
-		}
-		in.resumed = &p
-	}
-	return nil
+func (in *Input) Resume(points []engine.Checkpoint) (err error) {
+	in.resumed, err = capture.Resumed(points, partition, positionOf, in.log, in.conf.Path())
+	return err
 }
 
 // Start checks what waiting cannot mend (the binlog settings, the tables,
@@ -52,89 +40,36 @@ func (in *Input) Start(ctx context.Context) error {
 		}
 		db.Close()
 	}
-	if err != nil {
-		if isFatal(err) {
-			return unwrapFatal(err)
-		}
-		in.setFailure(err)
+	if capture.IsFatal(err) {
+		return capture.Unmark(err)
 	}
+	in.loop.SetFailure(err)
 	if _, err := in.syncerConfig(); err != nil {
-		return unwrapFatal(err)
+		return capture.Unmark(err)
 	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	in.cancel, in.done, in.items = cancel, make(chan struct{}), make(chan item)
-	go in.capture(runCtx)
+	in.loop.Start(ctx, in.runOnce)
 	return nil
 }
 
 // Read returns the next batch of changes.
-func (in *Input) Read(ctx context.Context) (engine.InputBatch, error) {
-	if in.items == nil {
-		return engine.InputBatch{}, errors.New("mysql_cdc: Read before Start")
-	}
-	select {
-	case it, ok := <-in.items:
-		if !ok {
-			return engine.InputBatch{}, errors.New("mysql_cdc: Read after Close")
-		}
-		if it.err != nil {
-			if errors.Is(it.err, io.EOF) {
-				return engine.InputBatch{}, io.EOF
-			}
-			return engine.InputBatch{}, unwrapFatal(it.err)
-		}
-		return it.batch, nil
-	case <-in.done:
-		return engine.InputBatch{}, errors.New("mysql_cdc: the capture ended")
-	case <-ctx.Done():
-		return engine.InputBatch{}, ctx.Err()
-	}
-}
+func (in *Input) Read(ctx context.Context) (engine.InputBatch, error) { return in.loop.Read(ctx) }
 
 // hand gives Read a batch; it returns once Read took it, or ctx ended.
 func (in *Input) hand(ctx context.Context, recs []*engine.Record, p position) error {
-	select {
-	case in.items <- item{batch: engine.InputBatch{Records: recs, Partition: partition, Position: p.engine()}}:
-		in.mu.Lock()
-		in.handedOn = &p
-		in.mu.Unlock()
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := in.loop.Hand(ctx, engine.InputBatch{Records: recs, Partition: partition, Position: p.engine()}, nil); err != nil {
+		return err
 	}
-}
-
-func (in *Input) setFailure(err error) {
 	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.failure = err
+	in.handedOn = &p
+	in.mu.Unlock()
+	return nil
 }
 
 // Ready is nil while the capture snapshots or streams, else why not.
-func (in *Input) Ready() error {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.failure != nil {
-		return fmt.Errorf("mysql_cdc: %w", in.failure)
-	}
-	return nil
-}
+func (in *Input) Ready() error { return in.loop.Ready() }
 
 // Close stops the capture.
 func (in *Input) Close(context.Context) error {
-	if in.cancel == nil {
-		return nil
-	}
-	in.cancel()
-	<-in.done
-	in.cancel = nil
+	in.loop.Close()
 	return nil
-}
-
-func unwrapFatal(err error) error {
-	var f errFatal
-	if errors.As(err, &f) {
-		return f.error
-	}
-	return err
 }

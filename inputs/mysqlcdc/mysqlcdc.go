@@ -9,17 +9,9 @@ import (
 
 	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/inputs/internal/capture"
 	"github.com/pipelinehq/pipeline/inputs/internal/cdcevent"
 	"github.com/pipelinehq/pipeline/internal/sqldb"
-)
-
-// Snapshot modes, as Debezium names them.
-const (
-	snapshotInitial     = "initial"
-	snapshotNoData      = "no_data"
-	snapshotNever       = "never" // Debezium's older name of no_data
-	snapshotWhenNeeded  = "when_needed"
-	snapshotInitialOnly = "initial_only"
 )
 
 // partition is the input's one partition: the binlog is one sequence.
@@ -53,7 +45,7 @@ func Plugin() engine.InputPlugin {
 				config.String("snapshot_mode", "When to read the tables whole before streaming: initial, when no position "+
 					"was committed; no_data (or never), never: stream from the binlog's end at the first start; "+
 					"when_needed, also when the committed binlog file is gone; initial_only: read them once and end.").
-					Default(snapshotInitial).Enum(snapshotInitial, snapshotNoData, snapshotNever, snapshotWhenNeeded, snapshotInitialOnly),
+					Default(capture.SnapshotInitial).Enum(capture.SnapshotModes...),
 				config.String("topic_prefix", "The first part of each change's topic name, meta.topic: "+
 					"<topic_prefix>.<database>.<table>, as Debezium names topics, and the envelope's source.name.").
 					Default("mysql").Example("mysql", "inventory"),
@@ -98,20 +90,10 @@ type Input struct {
 	resumed *position // from Resume
 	server  server    // what Start learnt of the server
 
-	cancel func()
-	done   chan struct{}
-	items  chan item // from the capture goroutine
+	loop *capture.Loop // runs the sessions, hands their batches to Read
 
 	mu       sync.Mutex
-	failure  error     // why the capture cannot go on now, for Ready
 	handedOn *position // the position of the last batch handed on
-}
-
-// item is what the capture goroutine hands Read: a batch, or the error
-// that ended it (io.EOF after an initial_only snapshot).
-type item struct {
-	batch engine.InputBatch
-	err   error
 }
 
 // New builds a mysql_cdc input from its config. It connects to nothing.
@@ -119,15 +101,12 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Input, error) {
 	s := settings{
 		conf:         conf,
 		dsn:          conf.Secret("dsn").Reveal(),
-		snapshotMode: conf.String("snapshot_mode"),
+		snapshotMode: capture.SnapshotMode(conf.String("snapshot_mode")),
 		prefix:       conf.String("topic_prefix"),
 		events:       cdcevent.NewBuilder(conf),
 		heartbeat:    conf.Duration("heartbeat_interval"),
 		batchMax:     conf.Int("batch_max_events"),
 		mapping:      cdcevent.MappingOf(conf),
-	}
-	if s.snapshotMode == snapshotNever {
-		s.snapshotMode = snapshotNoData
 	}
 	var errs config.Errors
 	if cfg, err := sqldb.MySQLConfig(s.dsn); err != nil {
@@ -167,6 +146,7 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Input, error) {
 	if in.log == nil {
 		in.log = slog.New(slog.DiscardHandler)
 	}
+	in.loop = capture.NewLoop("mysql_cdc", "", in.log)
 	return in, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/inputs/internal/capture"
 )
 
 // position is where the input stands. While streaming it is where a
@@ -22,11 +23,8 @@ type position struct {
 }
 
 func (p position) engine() engine.Position {
-	ep := engine.Position{}.WithString("file", p.file).WithInt("pos", int64(p.offset))
-	if p.snapshot {
-		return ep.WithInt("snapshot_rows", p.rows)
-	}
-	return ep.WithInt("events", p.events)
+	pr := capture.Progress{Snapshot: p.snapshot, Rows: p.rows, Events: p.events}
+	return pr.With(engine.Position{}.WithString("file", p.file).WithInt("pos", int64(p.offset)))
 }
 
 func positionOf(ep engine.Position) (position, error) {
@@ -41,17 +39,8 @@ func positionOf(ep engine.Position) (position, error) {
 	if file == "" || offset < 4 || offset > 1<<32-1 {
 		return position{}, fmt.Errorf("position %s is not a binlog position", ep)
 	}
-	p := position{file: file, offset: uint32(offset)}
-	if ep.Has("snapshot_rows") {
-		p.snapshot = true
-		p.rows, err = ep.Int("snapshot_rows")
-		return p, err
-	}
-	p.events, err = ep.Int("events")
-	if err == nil && p.events < 0 {
-		err = fmt.Errorf("position %s: events is negative", ep)
-	}
-	return p, err
+	pr, err := capture.ProgressOf(ep)
+	return position{file: file, offset: uint32(offset), snapshot: pr.Snapshot, rows: pr.Rows, events: pr.Events}, err
 }
 
 func (p position) String() string {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pipelinehq/pipeline/engine"
 	"github.com/pipelinehq/pipeline/engine/enginetest"
+	"github.com/pipelinehq/pipeline/inputs/internal/cdctest"
 	"github.com/pipelinehq/pipeline/internal/dbtest"
 )
 
@@ -27,14 +28,14 @@ func TestResumeInsideATransaction(t *testing.T) {
 	}
 	db.Exec(t, "BEGIN; INSERT INTO t VALUES "+strings.Join(rows, ", ")+"; INSERT INTO t VALUES (6, 'v6'); COMMIT")
 	first, pos := read(t, in, 3)
-	if keys(first) != `{"id":1} {"id":2} {"id":3}` || !pos.Has("events") {
-		t.Fatalf("first batch %s at %s", keys(first), pos)
+	if cdctest.Keys(first) != `{"id":1} {"id":2} {"id":3}` || !pos.Has("events") {
+		t.Fatalf("first batch %s at %s", cdctest.Keys(first), pos)
 	}
 	in.Close(context.Background())
 	again := started(t, db, fields, engine.Checkpoint{Partition: partition, Position: pos})
 	rest, _ := read(t, again, 3)
-	if keys(rest) != `{"id":4} {"id":5} {"id":6}` {
-		t.Fatalf("after a restart at %s: %s, want ids 4, 5, 6", pos, keys(rest))
+	if cdctest.Keys(rest) != `{"id":4} {"id":5} {"id":6}` {
+		t.Fatalf("after a restart at %s: %s, want ids 4, 5, 6", pos, cdctest.Keys(rest))
 	}
 	// The batch filled before the commit: the next heartbeat moves the
 	// position past the transaction.
@@ -42,12 +43,12 @@ func TestResumeInsideATransaction(t *testing.T) {
 	defer cancel()
 	b, err := again.Read(ctx)
 	if err != nil || len(b.Records) != 0 {
-		t.Fatalf("after the transaction: %v, %v; want a heartbeat", describe(t, b.Records), err)
+		t.Fatalf("after the transaction: %v, %v; want a heartbeat", cdctest.Describe(b.Records), err)
 	}
 	if n, _ := b.Position.Int("events"); n != 0 {
 		t.Errorf("the heartbeat after the transaction is at %s, want past it (events 0)", b.Position)
 	}
-	readNothing(t, again, 500*time.Millisecond)
+	cdctest.ReadNothing(t, again, 500*time.Millisecond)
 }
 
 // TestAlterTableBetweenChanges: changes written before and after an ALTER
@@ -128,14 +129,6 @@ func TestStartRefuses(t *testing.T) {
 	}
 }
 
-func keys(recs []*engine.Record) string {
-	var ks []string
-	for _, r := range recs {
-		ks = append(ks, string(r.Key))
-	}
-	return strings.Join(ks, " ")
-}
-
 // waitStreaming reads the starting position no_data hands on first.
 func waitStreaming(t *testing.T, in *Input) {
 	t.Helper()
@@ -161,14 +154,14 @@ func TestBinlogGone(t *testing.T) {
 	in.Close(context.Background())
 	// The server keeps a file a reader still reads: the one just closed
 	// may take a moment to go.
-	waitFor(t, func() bool {
+	cdctest.WaitFor(t, func() bool {
 		return db.Server.Query(t, db.Name, "SELECT count(*) FROM information_schema.processlist WHERE command LIKE 'Binlog Dump%'")[0][0] == "0"
 	}, "the binlog readers to leave")
 	db.Exec(t, "FLUSH BINARY LOGS")
 	current := db.Server.Query(t, db.Name, "SHOW MASTER STATUS")[0][0]
 	// A file is purged only once the engines no longer need it for crash
 	// recovery (MariaDB's binlog checkpoint).
-	waitFor(t, func() bool {
+	cdctest.WaitFor(t, func() bool {
 		db.Exec(t, "FLUSH ENGINE LOGS; PURGE BINARY LOGS TO '"+current+"'")
 		return db.Server.Query(t, db.Name, "SHOW BINARY LOGS")[0][0] == current
 	}, "the old binlog files to be purged")
@@ -182,7 +175,7 @@ func TestBinlogGone(t *testing.T) {
 		b, err = gone.Read(ctx)
 	}
 	if err == nil || !strings.Contains(err.Error(), "is no longer on the server") || !strings.Contains(err.Error(), "when_needed") {
-		t.Fatalf("reading from a purged file (%s; the server has %v): %v, %v", pos, db.Server.Query(t, db.Name, "SHOW BINARY LOGS"), describe(t, b.Records), err)
+		t.Fatalf("reading from a purged file (%s; the server has %v): %v, %v", pos, db.Server.Query(t, db.Name, "SHOW BINARY LOGS"), cdctest.Describe(b.Records), err)
 	}
 	if gone.Ready() == nil {
 		t.Error("Ready is nil after the capture ended")
@@ -191,34 +184,25 @@ func TestBinlogGone(t *testing.T) {
 	again := started(t, db, "tables: [t]\nsnapshot_mode: when_needed\n", from)
 	recs, _ := read(t, again, 1)
 	if recs[0].Op != engine.OpRead || string(recs[0].Key) != `{"id":1}` {
-		t.Fatalf("when_needed: %s, want the row read again", describe(t, recs))
+		t.Fatalf("when_needed: %s, want the row read again", cdctest.Describe(recs))
 	}
 }
 
 // TestServerCrashMidStream: the server killed while the input streams,
-// and started again: the input reconnects from what it handed on, and
-// the changes after the crash come once, none before it again.
+// and started again (cdctest.ServerCrashMidStream).
 func TestServerCrashMidStream(t *testing.T) {
 	srv := dbtest.New(t, dbtest.MariaDB)
 	db := srv.Database(t)
 	db.Exec(t, "CREATE TABLE t (id int PRIMARY KEY)")
-	in := started(t, db, "tables: [t]\nsnapshot_mode: no_data\nenvelope: row\n")
-	waitStreaming(t, in)
-	db.Exec(t, "INSERT INTO t VALUES (1), (2)")
-	if recs, _ := read(t, in, 2); keys(recs) != `{"id":1} {"id":2}` {
-		t.Fatalf("before the crash: %s", keys(recs))
-	}
-	srv.Kill(t)
-	waitFor(t, func() bool { return in.Ready() != nil }, "Ready to report the lost server")
-	srv.Start(t)
-	db.Exec(t, "INSERT INTO t VALUES (3); INSERT INTO t VALUES (4)")
-	if recs, _ := read(t, in, 2); keys(recs) != `{"id":3} {"id":4}` {
-		t.Fatalf("after the crash: %s", keys(recs))
-	}
-	readNothing(t, in, time.Second)
-	if err := in.Ready(); err != nil {
-		t.Errorf("Ready after the server came back: %v", err)
-	}
+	cdctest.ServerCrashMidStream(t, cdctest.Crash{
+		Stream: func(t *testing.T) engine.Input {
+			in := started(t, db, "tables: [t]\nsnapshot_mode: no_data\nenvelope: row\n")
+			waitStreaming(t, in)
+			return in
+		},
+		Exec: db.Exec,
+		Kill: srv.Kill, Start: srv.Start,
+	})
 }
 
 // TestUnknownUserIsFatal: a server that refuses the credentials stops the

@@ -13,6 +13,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 	mysqldriver "github.com/go-sql-driver/mysql"
 	"github.com/pipelinehq/pipeline/config"
+	"github.com/pipelinehq/pipeline/inputs/internal/capture"
 	"github.com/pipelinehq/pipeline/internal/sqldb"
 )
 
@@ -23,18 +24,10 @@ type server struct {
 	tables  map[tableName][]string // the captured tables and their primary key columns
 }
 
-// errFatal is a fault no reconnection mends: a setting to change, a
-// value that cannot become a record.
-type errFatal struct{ error }
-
-func (e errFatal) Unwrap() error { return e.error }
-
-func fatalf(format string, args ...any) error { return errFatal{fmt.Errorf(format, args...)} }
-
 func (in *Input) connect(ctx context.Context) (*sql.DB, error) {
 	db, err := sqldb.Open(sqldb.MySQL, in.dsn)
 	if err != nil {
-		return nil, errFatal{in.conf.Errorf("dsn", "%s", config.Redact(err.Error(), in.dsn))}
+		return nil, capture.Fatal(in.conf.Errorf("dsn", "%s", config.Redact(err.Error(), in.dsn)))
 	}
 	// One connection holds the snapshot's transaction, another reads the catalog.
 	db.SetMaxOpenConns(3)
@@ -45,7 +38,7 @@ func (in *Input) connect(ctx context.Context) (*sql.DB, error) {
 		if errors.As(err, &refused) {
 			switch refused.Number {
 			case 1044, 1045, 1049: // access denied to the database, bad credentials, unknown database
-				return nil, errFatal{in.conf.Errorf("dsn", "the server refused the connection: %s", msg)}
+				return nil, capture.Fatal(in.conf.Errorf("dsn", "the server refused the connection: %s", msg))
 			}
 		}
 		return nil, fmt.Errorf("cannot connect to MySQL: %s", msg)
@@ -68,7 +61,7 @@ func (in *Input) checkServer(ctx context.Context, db *sql.DB) (server, error) {
 	}
 	var metadata string
 	if err := db.QueryRowContext(ctx, "SELECT @@binlog_row_metadata").Scan(&metadata); err != nil {
-		return s, fatalf("server %s has no binlog_row_metadata (MySQL 8.0.14 or MariaDB 10.5 and later have it), "+
+		return s, capture.Fatalf("server %s has no binlog_row_metadata (MySQL 8.0.14 or MariaDB 10.5 and later have it), "+
 			"which mysql_cdc needs to name the columns of a change: %v", s.version, err)
 	}
 	want := []struct{ name, got, want, fix string }{
@@ -79,7 +72,7 @@ func (in *Input) checkServer(ctx context.Context, db *sql.DB) (server, error) {
 	}
 	for _, w := range want {
 		if !strings.EqualFold(w.got, w.want) && !(w.name == "log_bin" && strings.EqualFold(w.got, "ON")) {
-			return s, fatalf("server %s has %s = %s; change capture needs %s: %s", s.version, w.name, w.got, w.want, w.fix)
+			return s, capture.Fatalf("server %s has %s = %s; change capture needs %s: %s", s.version, w.name, w.got, w.want, w.fix)
 		}
 	}
 	return s, nil
@@ -116,7 +109,7 @@ func (in *Input) resolveTables(ctx context.Context, db *sql.DB) (map[tableName][
 			return nil, err
 		}
 		if n == 0 {
-			return nil, errFatal{in.conf.Errorf("tables", "table %s does not exist", t)}
+			return nil, capture.Fatal(in.conf.Errorf("tables", "table %s does not exist", t))
 		}
 		key, err := primaryKey(ctx, db, t)
 		if err != nil {
@@ -154,15 +147,15 @@ func (in *Input) syncerConfig() (replication.BinlogSyncerConfig, error) {
 		return replication.BinlogSyncerConfig{}, err
 	}
 	if cfg.Net != "tcp" {
-		return replication.BinlogSyncerConfig{}, errFatal{in.conf.Errorf("dsn", "mysql_cdc reads the binlog over tcp, not %s", cfg.Net)}
+		return replication.BinlogSyncerConfig{}, capture.Fatal(in.conf.Errorf("dsn", "mysql_cdc reads the binlog over tcp, not %s", cfg.Net))
 	}
 	host, portText, err := net.SplitHostPort(cfg.Addr)
 	if err != nil {
-		return replication.BinlogSyncerConfig{}, errFatal{in.conf.Errorf("dsn", "address %q: %v", cfg.Addr, err)}
+		return replication.BinlogSyncerConfig{}, capture.Fatal(in.conf.Errorf("dsn", "address %q: %v", cfg.Addr, err))
 	}
 	port, err := strconv.ParseUint(portText, 10, 16)
 	if err != nil {
-		return replication.BinlogSyncerConfig{}, errFatal{in.conf.Errorf("dsn", "port %q: %v", portText, err)}
+		return replication.BinlogSyncerConfig{}, capture.Fatal(in.conf.Errorf("dsn", "port %q: %v", portText, err))
 	}
 	return replication.BinlogSyncerConfig{
 		ServerID:                in.serverID,
@@ -179,10 +172,4 @@ func (in *Input) syncerConfig() (replication.BinlogSyncerConfig, error) {
 		DisableRetrySync:        true, // the capture reconnects itself, from the position it handed on
 		Logger:                  in.log,
 	}, nil
-}
-
-// isFatal reports a fault reconnecting cannot mend.
-func isFatal(err error) bool {
-	var f errFatal
-	return errors.As(err, &f)
 }

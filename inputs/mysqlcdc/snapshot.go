@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/inputs/internal/capture"
 )
 
 // snapshot reads every captured table whole in one consistent-snapshot
@@ -27,19 +28,20 @@ func (in *Input) snapshot(ctx context.Context, db *sql.DB) (position, error) {
 		return position{}, err
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-	s := snapshotter{in: in, at: at, readAt: time.Now()}
+	s := snapshotter{in: in, at: at, readAt: time.Now(), batches: capture.NewSnapshot(in.batchMax, in.events.MarkFirst)}
 	for _, t := range sortedTables(in.server.tables) {
 		if err := s.table(ctx, conn, t); err != nil {
 			return position{}, err
 		}
 	}
 	done := position{file: at.file, offset: at.offset}
-	if len(s.pending) == 0 {
+	rest := s.batches.Rest()
+	if len(rest) == 0 {
 		return done, in.hand(ctx, nil, done)
 	}
-	in.events.MarkLast(s.pending[len(s.pending)-1])
-	in.log.Info("snapshot done", "tables", len(in.server.tables), "rows", s.rows, "binlog", done.String())
-	return done, in.hand(ctx, s.pending, done)
+	in.events.MarkLast(rest[len(rest)-1])
+	in.log.Info("snapshot done", "tables", len(in.server.tables), "rows", s.batches.Rows(), "binlog", done.String())
+	return done, in.hand(ctx, rest, done)
 }
 
 // beginSnapshot starts the snapshot's transaction and returns the binlog
@@ -131,8 +133,7 @@ type snapshotter struct {
 	in      *Input
 	at      position
 	readAt  time.Time
-	pending []*engine.Record
-	rows    int64
+	batches *capture.Snapshot
 }
 
 func (s *snapshotter) table(ctx context.Context, conn *sql.Conn, t tableName) error {
@@ -148,6 +149,11 @@ func (s *snapshotter) table(ctx context.Context, conn *sql.Conn, t tableName) er
 	rel := s.in.newRelation(t, snapshotColumns(types, s.in.mapping), s.in.server.tables[t])
 	vals := make([]any, len(types))
 	ptrs := make([]any, len(types))
+	flush := func(batch []*engine.Record, rows int64) error {
+		snap := s.at
+		snap.snapshot, snap.rows = true, rows
+		return s.in.hand(ctx, batch, snap)
+	}
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
@@ -157,27 +163,14 @@ func (s *snapshotter) table(ctx context.Context, conn *sql.Conn, t tableName) er
 		}
 		row, err := rel.row(vals)
 		if err != nil {
-			return fatalf("snapshot: %w", err)
+			return capture.Fatalf("snapshot: %w", err)
 		}
 		recs, err := s.in.records(rel, engine.OpRead, nil, row, origin{at: s.readAt, file: s.at.file, offset: s.at.offset, snapshot: "true"})
 		if err != nil {
-			return fatalf("snapshot of %s: %w", t, err)
+			return capture.Fatalf("snapshot of %s: %w", t, err)
 		}
-		s.rows++
-		if s.rows == 1 {
-			s.in.events.MarkFirst(recs[0])
-		}
-		s.pending = append(s.pending, recs...)
-		// One row is kept back, so that the last batch, which ends the
-		// snapshot, is never empty.
-		if len(s.pending) > s.in.batchMax {
-			batch := s.pending[:len(s.pending)-1]
-			s.pending = []*engine.Record{s.pending[len(s.pending)-1]}
-			snap := s.at
-			snap.snapshot, snap.rows = true, s.rows-1
-			if err := s.in.hand(ctx, batch, snap); err != nil {
-				return err
-			}
+		if err := s.batches.Add(recs, flush); err != nil {
+			return err
 		}
 	}
 	if err := rows.Err(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/inputs/internal/capture"
 )
 
 // linger is how long a batch waits for more changes before it is handed
@@ -79,7 +80,7 @@ func (in *Input) stream(ctx context.Context, from position) error {
 		}
 		if !s.running {
 			s.running = true
-			in.setFailure(nil)
+			in.loop.SetFailure(nil)
 		}
 		if err := s.handle(ctx, ev); err != nil {
 			return err
@@ -177,7 +178,7 @@ func (s *streamer) rows(ctx context.Context, h *replication.EventHeader, e *repl
 	}
 	rel, err := s.relation(t, e.Table)
 	if err != nil {
-		return errFatal{err}
+		return capture.Fatal(err)
 	}
 	op, step := engine.OpCreate, 1
 	switch h.EventType {
@@ -220,11 +221,11 @@ func (s *streamer) change(ctx context.Context, rel *relation, op engine.Operatio
 		}
 	}
 	if err != nil {
-		return fatalf("change at %s:%d: %w", o.file, o.offset, err)
+		return capture.Fatalf("change at %s:%d: %w", o.file, o.offset, err)
 	}
 	recs, err := s.in.records(rel, op, before, after, o)
 	if err != nil {
-		return fatalf("%s, change at %s:%d: %w", rel.table, o.file, o.offset, err)
+		return capture.Fatalf("%s, change at %s:%d: %w", rel.table, o.file, o.offset, err)
 	}
 	if len(s.pending) == 0 {
 		s.since = time.Now()

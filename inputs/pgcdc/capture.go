@@ -2,53 +2,15 @@ package pgcdc
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/inputs/internal/capture"
 )
-
-// Retry delays after a failure that connecting again may mend (the server
-// restarting, the network): doubled from the first to the last, for ever.
-const (
-	firstRetry = 500 * time.Millisecond
-	lastRetry  = 30 * time.Second
-)
-
-// capture is the goroutine that connects, snapshots and streams, and
-// connects again after a failure, from the last position handed on.
-func (in *Input) capture(ctx context.Context) {
-	defer close(in.done)
-	retry := firstRetry
-	for {
-		err := in.session(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		var fatal errFatal
-		if errors.As(err, &fatal) || errors.Is(err, io.EOF) {
-			in.setFailure(err)
-			select {
-			case in.items <- item{err: err}:
-			case <-ctx.Done():
-			}
-			return
-		}
-		in.setFailure(err)
-		in.log.Warn("change data capture failed; connecting again", "slot", in.slot, "error", err, "in", retry)
-		select {
-		case <-time.After(retry):
-		case <-ctx.Done():
-			return
-		}
-		retry = min(2*retry, lastRetry)
-	}
-}
 
 // session is one connection's work: the checks, the snapshot when one is
 // due, then the stream.
@@ -67,7 +29,7 @@ func (in *Input) session(ctx context.Context) error {
 		return err
 	}
 	conv := newConverters(in.mapping)
-	if in.snapshotMode == snapshotInitialOnly {
+	if in.snapshotMode == capture.SnapshotInitialOnly {
 		if err := in.snapshot(ctx, conn, tables, "", 0, conv); err != nil {
 			return err
 		}
@@ -102,12 +64,12 @@ func (in *Input) prepare(ctx context.Context, conn *pgx.Conn, repl *pgconn.PgCon
 		if slot.exists {
 			return *from, nil
 		}
-		if in.snapshotMode != snapshotWhenNeeded {
-			return position{}, fatalf("replication slot %s does not exist (was it dropped?), so the changes after %s are lost to this input: "+
+		if in.snapshotMode != capture.SnapshotWhenNeeded {
+			return position{}, capture.Fatalf("replication slot %s does not exist (was it dropped?), so the changes after %s are lost to this input: "+
 				"to start again from a new snapshot, set snapshot_mode: when_needed, or remove the input's committed position (pipeline reset)", in.slot, from)
 		}
 		in.log.Warn("the replication slot is gone: taking a new snapshot (snapshot_mode when_needed)", "slot", in.slot, "position", from)
-	case in.snapshotMode == snapshotNoData:
+	case in.snapshotMode == capture.SnapshotNoData:
 		if slot.exists {
 			return position{lsn: slot.confirmed}, nil
 		}
@@ -139,31 +101,22 @@ func (in *Input) prepare(ctx context.Context, conn *pgx.Conn, repl *pgconn.PgCon
 }
 
 // hand gives Read a batch, and keeps the server informed while Read is
-// slow to take it.
+// slow to take it (s, when not nil, is the stream).
 func (in *Input) hand(ctx context.Context, recs []*engine.Record, at position, s *streamer) error {
-	b := engine.InputBatch{Records: recs, Partition: in.slot, Position: at.engine()}
-	for {
-		var status <-chan time.Time
-		if s != nil {
-			status = time.After(time.Until(s.nextStatus))
-		}
-		select {
-		case in.items <- item{batch: b}:
-			in.mu.Lock()
-			in.handedOn, in.handedOnSet = at, true
-			if in.asTable && !at.snapshot && at.lsn > in.confirmed {
-				in.confirmed = at.lsn // a table replays nothing: what it took may go
-			}
-			in.mu.Unlock()
-			return nil
-		case <-status:
-			if err := s.sendStatus(ctx); err != nil {
-				return err
-			}
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	var keep capture.KeepAlive
+	if s != nil {
+		keep = s
 	}
+	if err := in.loop.Hand(ctx, engine.InputBatch{Records: recs, Partition: in.slot, Position: at.engine()}, keep); err != nil {
+		return err
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.handedOn, in.handedOnSet = at, true
+	if in.asTable && !at.snapshot && at.lsn > in.confirmed {
+		in.confirmed = at.lsn // a table replays nothing: what it took may go
+	}
+	return nil
 }
 
 // from is where the last batch handed on ended, or the resumed position.
@@ -195,16 +148,10 @@ func (in *Input) confirmable(quiet bool, walEnd pglogrepl.LSN) pglogrepl.LSN {
 // confirm: the transaction at it is sent again, and what was handed on of
 // it skipped.
 func (in *Input) setStreaming(at pglogrepl.LSN) {
+	in.loop.SetFailure(nil)
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	in.failure = nil
 	if in.confirmed == 0 {
 		in.confirmed = at
 	}
-}
-
-func (in *Input) setFailure(err error) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.failure = err
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pipelinehq/pipeline/engine"
 	"github.com/pipelinehq/pipeline/engine/enginetest"
+	"github.com/pipelinehq/pipeline/inputs/internal/cdctest"
 	"github.com/pipelinehq/pipeline/internal/dbtest"
 )
 
@@ -28,9 +29,9 @@ func TestSnapshotThenStream(t *testing.T) {
 		(2, 59.00, NULL, NULL, NULL, NULL, NULL, NULL)`)
 	in := started(t, db, "tables: [orders]\ntopic_prefix: pg")
 	recs, pos := read(t, in, 2)
-	first, second := envelopeOf(t, recs[0]), envelopeOf(t, recs[1])
+	first, second := cdctest.EnvelopeOf(t, recs[0]), cdctest.EnvelopeOf(t, recs[1])
 	if first.Op != "r" || second.Op != "r" || first.Source["snapshot"] != "first" || second.Source["snapshot"] != "last" {
-		t.Fatalf("snapshot events:\n%s", describe(t, recs))
+		t.Fatalf("snapshot events:\n%s", cdctest.Describe(recs))
 	}
 	if string(recs[0].Key) != `{"id":1}` || recs[0].Op != engine.OpRead {
 		t.Errorf("key %s op %s, want {\"id\":1} r", recs[0].Key, recs[0].Op)
@@ -59,12 +60,12 @@ func TestSnapshotThenStream(t *testing.T) {
 			ops = append(ops, "tombstone "+string(r.Key))
 			continue
 		}
-		ops = append(ops, envelopeOf(t, r).Op+" "+string(r.Key))
+		ops = append(ops, cdctest.EnvelopeOf(t, r).Op+" "+string(r.Key))
 	}
 	if got, want := strings.Join(ops, ", "), `c {"id":3}, u {"id":1}, d {"id":2}, tombstone {"id":2}`; got != want {
 		t.Fatalf("changes %s, want %s", got, want)
 	}
-	upd, del := envelopeOf(t, recs[1]), envelopeOf(t, recs[2])
+	upd, del := cdctest.EnvelopeOf(t, recs[1]), cdctest.EnvelopeOf(t, recs[2])
 	if upd.Before != nil || upd.After["status"] != "SHIPPED" || upd.After["amount"] != "19.90" {
 		t.Errorf("update: before %v (REPLICA IDENTITY DEFAULT: null), after %v", upd.Before, upd.After)
 	}
@@ -87,11 +88,11 @@ func TestReplicaIdentityFullAndToast(t *testing.T) {
 	db.Exec(t, `INSERT INTO docs VALUES (1, 1, repeat('x', 10000)); UPDATE docs SET n = 2 WHERE id = 1;
 		INSERT INTO full_docs VALUES (1, 1); UPDATE full_docs SET n = 2 WHERE id = 1`)
 	recs, _ := read(t, in, 4)
-	toast := envelopeOf(t, recs[1])
+	toast := cdctest.EnvelopeOf(t, recs[1])
 	if toast.After["body"] != "__debezium_unavailable_value" || toast.After["n"] != json.Number("2") {
 		t.Errorf("update of an unchanged TOAST column: after %v", toast.After)
 	}
-	full := envelopeOf(t, recs[3])
+	full := cdctest.EnvelopeOf(t, recs[3])
 	if full.Before["n"] != json.Number("1") || full.After["n"] != json.Number("2") {
 		t.Errorf("REPLICA IDENTITY FULL: before %v after %v", full.Before, full.After)
 	}
@@ -104,11 +105,11 @@ func TestResumeInsideATransaction(t *testing.T) {
 	db := newDB(t)
 	db.Exec(t, "CREATE TABLE t (id int PRIMARY KEY)")
 	in := started(t, db, "tables: [t]\nbatch_max_events: 3")
-	readNothing(t, in, 300*time.Millisecond) // the slot exists, the empty snapshot is done
+	cdctest.ReadNothing(t, in, 300*time.Millisecond) // the slot exists, the empty snapshot is done
 	db.Exec(t, "INSERT INTO t SELECT generate_series(1, 7)")
 	recs, pos := read(t, in, 3)
 	if string(recs[0].Key) != `{"id":1}` || pos.Has("snapshot_rows") {
-		t.Fatalf("first batch %s at %s", describe(t, recs), pos)
+		t.Fatalf("first batch %s at %s", cdctest.Describe(recs), pos)
 	}
 	if n, _ := pos.Int("events"); n != 3 {
 		t.Fatalf("position %s, want 3 events of the transaction", pos)
@@ -125,7 +126,7 @@ func TestResumeInsideATransaction(t *testing.T) {
 	if got := strings.Join(keys, " "); got != `{"id":4} {"id":5} {"id":6} {"id":7}` {
 		t.Fatalf("after resuming at %s: %s", pos, got)
 	}
-	readNothing(t, again, 300*time.Millisecond)
+	cdctest.ReadNothing(t, again, 300*time.Millisecond)
 }
 
 // TestConfirmsOnlyWhatWasCommitted: changes read but not committed leave
@@ -147,13 +148,13 @@ func TestConfirmsOnlyWhatWasCommitted(t *testing.T) {
 	}
 	commit(t, in, pos)
 	lsn, _ := pos.Int("lsn")
-	waitFor(t, func() bool { return confirmed(t, db) >= lsn }, "confirmed_flush_lsn to reach the commit")
+	cdctest.WaitFor(t, func() bool { return confirmed(t, db) >= lsn }, "confirmed_flush_lsn to reach the commit")
 	at := confirmed(t, db)
 	for i := 0; i < 5; i++ {
 		db.Exec(t, "INSERT INTO other SELECT generate_series(1, 1000)")
 		time.Sleep(100 * time.Millisecond)
 	}
-	waitFor(t, func() bool { return confirmed(t, db) > at }, "confirmed_flush_lsn to follow the WAL of other tables")
+	cdctest.WaitFor(t, func() bool { return confirmed(t, db) > at }, "confirmed_flush_lsn to follow the WAL of other tables")
 }
 
 // TestDroppedSlot: a position whose slot was dropped is a clear error
@@ -195,17 +196,6 @@ func TestStartRefuses(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, ok func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited 15s for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // TestSlotWithoutPositionIsMadeAgain: a slot there before the input's
 // first commit (an operator's, or a run killed before it committed) is
 // made again for the snapshot: the rows come once, as reads, and the
@@ -218,20 +208,20 @@ func TestSlotWithoutPositionIsMadeAgain(t *testing.T) {
 	in := started(t, db, "tables: [t]")
 	recs, _ := read(t, in, 2)
 	for i, r := range recs {
-		if e := envelopeOf(t, r); e.Op != "r" {
-			t.Fatalf("record %d: op %s, want a snapshot read:\n%s", i, e.Op, describe(t, recs))
+		if e := cdctest.EnvelopeOf(t, r); e.Op != "r" {
+			t.Fatalf("record %d: op %s, want a snapshot read:\n%s", i, e.Op, cdctest.Describe(recs))
 		}
 	}
 	for _, r := range recs {
-		if e := envelopeOf(t, r); string(r.Key) == `{"id":1}` && e.After["v"] != json.Number("3") {
+		if e := cdctest.EnvelopeOf(t, r); string(r.Key) == `{"id":1}` && e.After["v"] != json.Number("3") {
 			t.Errorf("row 1 read with v %v, want 3", e.After["v"])
 		}
 	}
-	readNothing(t, in, 500*time.Millisecond)
+	cdctest.ReadNothing(t, in, 500*time.Millisecond)
 	db.Exec(t, "INSERT INTO t VALUES (3, 3)")
 	recs, _ = read(t, in, 1)
-	if e := envelopeOf(t, recs[0]); e.Op != "c" || string(recs[0].Key) != `{"id":3}` {
-		t.Fatalf("after the snapshot: %s", describe(t, recs))
+	if e := cdctest.EnvelopeOf(t, recs[0]); e.Op != "c" || string(recs[0].Key) != `{"id":3}` {
+		t.Fatalf("after the snapshot: %s", cdctest.Describe(recs))
 	}
 }
 
@@ -246,7 +236,7 @@ func TestSlotDroppedWhileStreaming(t *testing.T) {
 	db.Exec(t, "INSERT INTO t VALUES (1)")
 	_, pos := read(t, in, 1)
 	commit(t, in, pos)
-	waitFor(t, func() bool {
+	cdctest.WaitFor(t, func() bool {
 		db.Server.TryExec(db.Name, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 's1' AND active")
 		db.Server.TryExec(db.Name, "SELECT pg_drop_replication_slot('s1')")
 		return len(db.Server.Query(t, db.Name, "SELECT 1 FROM pg_replication_slots WHERE slot_name = 's1'")) == 0
@@ -260,31 +250,20 @@ func TestSlotDroppedWhileStreaming(t *testing.T) {
 }
 
 // TestServerCrashMidStream: the server killed while the input streams,
-// and started again: the input reconnects from what it handed on, and
-// the changes after the crash come once, none before it again.
+// and started again (cdctest.ServerCrashMidStream).
 func TestServerCrashMidStream(t *testing.T) {
 	srv := dbtest.New(t, dbtest.Postgres)
 	db := srv.Database(t)
 	db.Exec(t, "CREATE TABLE t (id int PRIMARY KEY)")
-	in := started(t, db, "tables: [t]\nsnapshot_mode: no_data\nenvelope: row")
-	streaming(t, db)
-	db.Exec(t, "INSERT INTO t VALUES (1), (2)")
-	recs, _ := read(t, in, 2)
-	if string(recs[0].Key)+" "+string(recs[1].Key) != `{"id":1} {"id":2}` {
-		t.Fatalf("before the crash: %s", describe(t, recs))
-	}
-	srv.Kill(t)
-	waitFor(t, func() bool { return in.Ready() != nil }, "Ready to report the lost server")
-	srv.Start(t)
-	db.Exec(t, "INSERT INTO t VALUES (3); INSERT INTO t VALUES (4)")
-	recs, _ = read(t, in, 2)
-	if string(recs[0].Key)+" "+string(recs[1].Key) != `{"id":3} {"id":4}` {
-		t.Fatalf("after the crash: %s", describe(t, recs))
-	}
-	readNothing(t, in, time.Second)
-	if err := in.Ready(); err != nil {
-		t.Errorf("Ready after the server came back: %v", err)
-	}
+	cdctest.ServerCrashMidStream(t, cdctest.Crash{
+		Stream: func(t *testing.T) engine.Input {
+			in := started(t, db, "tables: [t]\nsnapshot_mode: no_data\nenvelope: row")
+			streaming(t, db)
+			return in
+		},
+		Exec: db.Exec,
+		Kill: srv.Kill, Start: srv.Start,
+	})
 }
 
 // TestUnknownUserIsFatal: a server that refuses the credentials stops the
@@ -313,9 +292,9 @@ func TestReadAsTable(t *testing.T) {
 	enginetest.StartInput(t, in)
 	recs, _ := read(t, in, 2)
 	if recs[0].Op != engine.OpRead || string(recs[1].Key) != `{"id":2}` {
-		t.Fatalf("snapshot as a table: %s", describe(t, recs))
+		t.Fatalf("snapshot as a table: %s", cdctest.Describe(recs))
 	}
-	waitFor(t, in.CaughtUp, "CaughtUp after the snapshot")
+	cdctest.WaitFor(t, in.CaughtUp, "CaughtUp after the snapshot")
 	slots := db.Server.Query(t, db.Name, "SELECT slot_name, temporary FROM pg_replication_slots WHERE slot_name LIKE 's1_table_%'")
 	if len(slots) != 1 || slots[0][1] != "t" {
 		t.Fatalf("slots %v, want one temporary slot s1_table_…", slots)
@@ -323,10 +302,10 @@ func TestReadAsTable(t *testing.T) {
 	db.Exec(t, "DELETE FROM customers WHERE id = 1")
 	recs, _ = read(t, in, 2)
 	if recs[0].Op != engine.OpDelete || !recs[1].IsTombstone() {
-		t.Fatalf("a delete followed: %s", describe(t, recs))
+		t.Fatalf("a delete followed: %s", cdctest.Describe(recs))
 	}
 	in.Close(t.Context())
-	waitFor(t, func() bool {
+	cdctest.WaitFor(t, func() bool {
 		return len(db.Server.Query(t, db.Name, "SELECT 1 FROM pg_replication_slots WHERE slot_name LIKE 's1_table_%'")) == 0
 	}, "the temporary slot to go with the connection")
 }

@@ -2,13 +2,13 @@ package pgcdc
 
 import (
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/pipelinehq/pipeline/engine"
 	"github.com/pipelinehq/pipeline/engine/conformance"
 	"github.com/pipelinehq/pipeline/engine/enginetest"
+	"github.com/pipelinehq/pipeline/inputs/internal/cdctest"
 )
 
 var conformanceTables atomic.Int64
@@ -27,22 +27,7 @@ func TestConformance(t *testing.T) {
 				"CREATE PUBLICATION "+table+" FOR TABLE "+table)
 			db.Exec(t, "SELECT pg_create_logical_replication_slot('"+table+"', 'pgoutput')")
 			return conformance.InputSource{
-				Put: func(t *testing.T, recs []conformance.Record) []conformance.Record {
-					var rows []string
-					want := make([]conformance.Record, len(recs))
-					for i, r := range recs {
-						rows = append(rows, fmt.Sprintf("('%s', '%s')", r.Key, r.Value))
-						row := map[string]any{"id": int64(i + 1), "k": string(r.Key), "v": string(r.Value)}
-						v, err := engine.EncodeJSON("row", row)
-						if err != nil {
-							t.Fatal(err)
-						}
-						k, _ := engine.EncodeJSON("key", map[string]any{"id": int64(i + 1)})
-						want[i] = conformance.Record{Key: k, Value: v}
-					}
-					db.Exec(t, "INSERT INTO "+table+" (k, v) VALUES "+strings.Join(rows, ", "))
-					return want
-				},
+				Put: cdctest.InsertAll(table, db.Exec),
 				New: func(t *testing.T) engine.Input {
 					return enginetest.NewInput(t, Plugin(), "cdc", fmt.Sprintf("dsn: %q\nslot: %s\ntables: [%s]\n"+
 						"snapshot_mode: no_data\nenvelope: row\nbatch_max_events: 7\nheartbeat_interval: 100ms\n", db.DSN, table, table))

@@ -12,5 +12,6 @@
 //
 // It may import engine, config, internal/sqldb (the type mapping shared
 // with sql_poll), inputs/internal/cdcevent (the records of a change),
+// inputs/internal/capture (the session loop, batches, positions' progress),
 // pgx/pgconn and pglogrepl; never another component.
 package pgcdc

@@ -1,15 +1,13 @@
 package pgcdc
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/pipelinehq/pipeline/engine"
 	"github.com/pipelinehq/pipeline/engine/enginetest"
+	"github.com/pipelinehq/pipeline/inputs/internal/cdctest"
 	"github.com/pipelinehq/pipeline/internal/dbtest"
 )
 
@@ -39,74 +37,15 @@ func started(t *testing.T, db dbtest.Database, fields string, points ...engine.C
 	return in
 }
 
-// read reads batches until n records came, failing after 20s.
+// read reads batches until n records came, failing after 20s; batches are
+// of the slot s1, but for a table's.
 func read(t *testing.T, in *Input, n int) ([]*engine.Record, engine.Position) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	var recs []*engine.Record
-	var last engine.Position
-	for len(recs) < n {
-		b, err := in.Read(ctx)
-		if err != nil {
-			t.Fatalf("after %d of %d records: %v (ready: %v)", len(recs), n, err, in.Ready())
-		}
-		if b.Partition != "s1" && !in.asTable {
-			t.Fatalf("batch of partition %q, want the slot s1", b.Partition)
-		}
-		recs = append(recs, b.Records...)
-		last = b.Position
+	slot := "s1"
+	if in.asTable {
+		slot = ""
 	}
-	if len(recs) != n {
-		t.Fatalf("read %d records, want %d", len(recs), n)
-	}
-	return recs, last
-}
-
-// readNothing fails when a batch comes within d.
-func readNothing(t *testing.T, in *Input, d time.Duration) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	if b, err := in.Read(ctx); err == nil {
-		t.Fatalf("read %d more records, want none: %s", len(b.Records), describe(t, b.Records))
-	}
-}
-
-// envelope is a Debezium record value, decoded.
-type envelope struct {
-	Before map[string]any  `json:"before"`
-	After  map[string]any  `json:"after"`
-	Source map[string]any  `json:"source"`
-	Op     string          `json:"op"`
-	TsMs   json.Number     `json:"ts_ms"`
-	Extra  json.RawMessage `json:"transaction"`
-}
-
-func envelopeOf(t *testing.T, r *engine.Record) envelope {
-	t.Helper()
-	b, err := r.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var e envelope
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	if err := d.Decode(&e); err != nil {
-		t.Fatalf("%s: %v", b, err)
-	}
-	return e
-}
-
-// describe is key=value lines, for failure messages.
-func describe(t *testing.T, recs []*engine.Record) string {
-	t.Helper()
-	var s string
-	for _, r := range recs {
-		b, _ := r.Bytes()
-		s += fmt.Sprintf("%s op=%s = %s\n", r.Key, r.Op, b)
-	}
-	return s
+	return cdctest.Read(t, in, n, slot)
 }
 
 func commit(t *testing.T, in *Input, p engine.Position) {
@@ -133,7 +72,7 @@ func confirmed(t *testing.T, db dbtest.Database) int64 {
 // input's.
 func streaming(t *testing.T, db dbtest.Database) {
 	t.Helper()
-	waitFor(t, func() bool {
+	cdctest.WaitFor(t, func() bool {
 		rows := db.Server.Query(t, db.Name, "SELECT active FROM pg_replication_slots WHERE slot_name = 's1'")
 		return len(rows) == 1 && rows[0][0] == "t"
 	}, "the slot s1 to be active")

@@ -2,10 +2,9 @@ package pgcdc
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/inputs/internal/capture"
 )
 
 // ConfirmsAtSource marks the input as one whose slot keeps only the LSN:
@@ -37,19 +36,9 @@ func (in *Input) Check(ctx context.Context) error {
 }
 
 // Resume takes the committed position of the input's slot.
-func (in *Input) Resume(points []engine.Checkpoint) error {
-	for _, cp := range points {
-		if cp.Partition != in.slot {
-			in.log.Warn("a committed position of another slot is ignored", "partition", cp.Partition, "position", cp.Position)
-			continue
-		}
-		p, err := positionOf(cp.Position)
-		if err != nil {
-			return fmt.Errorf("%s: %w", in.conf.Path(), err)
-		}
-		in.resumed = &p
-	}
-	return nil
+func (in *Input) Resume(points []engine.Checkpoint) (err error) {
+	in.resumed, err = capture.Resumed(points, in.slot, positionOf, in.log, in.conf.Path())
+	return err
 }
 
 // Start checks what cannot be mended by waiting (the server's wal_level,
@@ -63,44 +52,17 @@ func (in *Input) Start(ctx context.Context) error {
 		}
 		conn.Close(context.WithoutCancel(ctx))
 	}
-	if err != nil {
-		var fatal errFatal
-		if errors.As(err, &fatal) {
-			return fatal.error
-		}
-		// Unreachable: the capture keeps trying, and Ready says why.
-		in.setFailure(err)
+	if capture.IsFatal(err) {
+		return capture.Unmark(err)
 	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	in.cancel, in.done, in.items = cancel, make(chan struct{}), make(chan item)
-	go in.capture(runCtx)
+	// Unreachable: the capture keeps trying, and Ready says why.
+	in.loop.SetFailure(err)
+	in.loop.Start(ctx, in.session)
 	return nil
 }
 
 // Read returns the next batch of changes.
-func (in *Input) Read(ctx context.Context) (engine.InputBatch, error) {
-	if in.items == nil {
-		return engine.InputBatch{}, errors.New("postgres_cdc: Read before Start")
-	}
-	select {
-	case it, ok := <-in.items:
-		if !ok {
-			return engine.InputBatch{}, errors.New("postgres_cdc: Read after Close")
-		}
-		if it.err != nil {
-			var fatal errFatal
-			if errors.As(it.err, &fatal) {
-				return engine.InputBatch{}, fatal.error
-			}
-			return engine.InputBatch{}, it.err
-		}
-		return it.batch, nil
-	case <-in.done:
-		return engine.InputBatch{}, errors.New("postgres_cdc: the capture ended")
-	case <-ctx.Done():
-		return engine.InputBatch{}, ctx.Err()
-	}
-}
+func (in *Input) Read(ctx context.Context) (engine.InputBatch, error) { return in.loop.Read(ctx) }
 
 // Commit learns the position below which every output wrote everything:
 // its LSN is confirmed to the server with the next status update.
@@ -124,22 +86,10 @@ func (in *Input) Commit(_ context.Context, points []engine.Checkpoint) error {
 }
 
 // Ready is nil while the capture snapshots or streams, else why not.
-func (in *Input) Ready() error {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.failure != nil {
-		return fmt.Errorf("postgres_cdc slot %s: %w", in.slot, in.failure)
-	}
-	return nil
-}
+func (in *Input) Ready() error { return in.loop.Ready() }
 
 // Close stops the capture, which confirms what was committed as it goes.
 func (in *Input) Close(context.Context) error {
-	if in.cancel == nil {
-		return nil
-	}
-	in.cancel()
-	<-in.done
-	in.cancel = nil
+	in.loop.Close()
 	return nil
 }

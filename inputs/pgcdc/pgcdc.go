@@ -10,17 +10,9 @@ import (
 	"github.com/jackc/pglogrepl"
 	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/inputs/internal/capture"
 	"github.com/pipelinehq/pipeline/inputs/internal/cdcevent"
 	"github.com/pipelinehq/pipeline/internal/sqldb"
-)
-
-// Snapshot modes, as Debezium names them.
-const (
-	snapshotInitial     = "initial"
-	snapshotNoData      = "no_data"
-	snapshotNever       = "never" // Debezium's older name of no_data
-	snapshotWhenNeeded  = "when_needed"
-	snapshotInitialOnly = "initial_only"
 )
 
 // Plugin is the postgres_cdc input.
@@ -52,8 +44,8 @@ func Plugin() engine.InputPlugin {
 					"ALL TABLES). Off: a missing publication, or one without a table, is an error.").Default(true),
 				config.String("snapshot_mode", "When to read the tables whole before streaming: initial, when no position "+
 					"was committed; no_data (or never), never: stream from the slot; when_needed, also when the slot is "+
-					"gone; initial_only: read them once and end, without a slot.").Default(snapshotInitial).
-					Enum(snapshotInitial, snapshotNoData, snapshotNever, snapshotWhenNeeded, snapshotInitialOnly),
+					"gone; initial_only: read them once and end, without a slot.").Default(capture.SnapshotInitial).
+					Enum(capture.SnapshotModes...),
 				config.String("topic_prefix", "The first part of each change's topic name, meta.topic: "+
 					"<topic_prefix>.<schema>.<table>, as Debezium names topics, and the envelope's source.name.").
 					Default("pg").Example("pg", "inventory"),
@@ -102,9 +94,7 @@ type Input struct {
 	resumed  *position // from Resume
 	database string    // the database's name, for the envelope
 
-	cancel func()
-	done   chan struct{}
-	items  chan item // from the capture goroutine
+	loop *capture.Loop // runs the sessions, hands their batches to Read
 
 	mu           sync.Mutex
 	confirmed    pglogrepl.LSN // what the server may let go of
@@ -112,18 +102,10 @@ type Input struct {
 	committedSet bool
 	handedOn     position // the position of the last batch handed on
 	handedOnSet  bool
-	failure      error // why the capture cannot go on now, for Ready
 
 	asTable       bool // read as a join's table (ReadAsTable)
 	caughtUp      bool // as a table: Read returned the whole snapshot
 	tableSlotMade bool // as a table: the temporary slot was made once
-}
-
-// item is what the capture goroutine hands Read: a batch, or the error
-// that ended it.
-type item struct {
-	batch engine.InputBatch
-	err   error
 }
 
 var slotChars = regexp.MustCompile(`[^a-z0-9_]+`)
@@ -136,16 +118,13 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Input, error) {
 		slot:         conf.String("slot"),
 		publication:  conf.String("publication"),
 		createPub:    conf.Bool("create_publication"),
-		snapshotMode: conf.String("snapshot_mode"),
+		snapshotMode: capture.SnapshotMode(conf.String("snapshot_mode")),
 		prefix:       conf.String("topic_prefix"),
 		events:       cdcevent.NewBuilder(conf),
 		heartbeat:    conf.Duration("heartbeat_interval"),
 		batchMax:     conf.Int("batch_max_events"),
 		placeholder:  conf.String("unavailable_value_placeholder"),
 		mapping:      cdcevent.MappingOf(conf),
-	}
-	if s.snapshotMode == snapshotNever {
-		s.snapshotMode = snapshotNoData
 	}
 	var errs config.Errors
 	if err := sqldb.CheckDSN(sqldb.Postgres, s.dsn); err != nil {
@@ -184,6 +163,7 @@ func New(conf *config.Parsed, res *engine.Resources) (engine.Input, error) {
 	if in.log == nil {
 		in.log = slog.New(slog.DiscardHandler)
 	}
+	in.loop = capture.NewLoop("postgres_cdc", "slot "+s.slot, in.log)
 	return in, nil
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/jackc/pglogrepl"
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/inputs/internal/capture"
 )
 
 // position is where the input stands. While streaming it is a transaction
@@ -22,10 +23,11 @@ type position struct {
 }
 
 func (p position) engine() engine.Position {
-	if p.snapshot {
-		return engine.IntPosition("lsn", int64(p.lsn)).WithInt("snapshot_rows", p.rows)
-	}
-	return engine.IntPosition("lsn", int64(p.lsn)).WithInt("events", p.events)
+	return p.progress().With(engine.IntPosition("lsn", int64(p.lsn)))
+}
+
+func (p position) progress() capture.Progress {
+	return capture.Progress{Snapshot: p.snapshot, Rows: p.rows, Events: p.events}
 }
 
 func positionOf(ep engine.Position) (position, error) {
@@ -36,17 +38,8 @@ func positionOf(ep engine.Position) (position, error) {
 	if lsn < 0 {
 		return position{}, fmt.Errorf("position %s: lsn is negative", ep)
 	}
-	p := position{lsn: pglogrepl.LSN(lsn)}
-	if ep.Has("snapshot_rows") {
-		p.snapshot = true
-		p.rows, err = ep.Int("snapshot_rows")
-		return p, err
-	}
-	p.events, err = ep.Int("events")
-	if err == nil && p.events < 0 {
-		err = fmt.Errorf("position %s: events is negative", ep)
-	}
-	return p, err
+	pr, err := capture.ProgressOf(ep)
+	return position{lsn: pglogrepl.LSN(lsn), snapshot: pr.Snapshot, rows: pr.Rows, events: pr.Events}, err
 }
 
 func (p position) String() string {

@@ -12,21 +12,14 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/pipelinehq/pipeline/config"
+	"github.com/pipelinehq/pipeline/inputs/internal/capture"
 )
-
-// errFatal is a failure that connecting again cannot mend: a setting to
-// change, a slot to recreate. The capture ends with it.
-type errFatal struct{ error }
-
-func (e errFatal) Unwrap() error { return e.error }
-
-func fatalf(format string, args ...any) error { return errFatal{fmt.Errorf(format, args...)} }
 
 // connectSQL opens the connection that reads the catalog and the snapshot.
 func (in *Input) connectSQL(ctx context.Context) (*pgx.Conn, error) {
 	cfg, err := pgx.ParseConfig(in.dsn)
 	if err != nil {
-		return nil, errFatal{in.conf.Errorf("dsn", "%s", config.Redact(err.Error(), in.dsn))}
+		return nil, capture.Fatal(in.conf.Errorf("dsn", "%s", config.Redact(err.Error(), in.dsn)))
 	}
 	cfg.RuntimeParams["timezone"] = "UTC"
 	conn, err := pgx.ConnectConfig(ctx, cfg)
@@ -42,7 +35,7 @@ func (in *Input) connectSQL(ctx context.Context) (*pgx.Conn, error) {
 func (in *Input) connectReplication(ctx context.Context) (*pgconn.PgConn, error) {
 	cfg, err := pgconn.ParseConfig(in.dsn)
 	if err != nil {
-		return nil, errFatal{in.conf.Errorf("dsn", "%s", config.Redact(err.Error(), in.dsn))}
+		return nil, capture.Fatal(in.conf.Errorf("dsn", "%s", config.Redact(err.Error(), in.dsn)))
 	}
 	cfg.RuntimeParams["replication"] = "database"
 	cfg.RuntimeParams["timezone"] = "UTC"
@@ -66,7 +59,7 @@ func (in *Input) connectError(err error) error {
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code[:2] {
 		case "28", "3D", "42": // invalid authorization, unknown database, insufficient privilege
-			return errFatal{in.conf.Errorf("dsn", "PostgreSQL refused the connection: %s", msg)}
+			return capture.Fatal(in.conf.Errorf("dsn", "PostgreSQL refused the connection: %s", msg))
 		}
 		return fmt.Errorf("PostgreSQL cannot take the connection now: %s", msg)
 	}
@@ -74,7 +67,7 @@ func (in *Input) connectError(err error) error {
 	if errors.As(err, &netErr) || strings.Contains(msg, "connect") {
 		return fmt.Errorf("cannot connect to PostgreSQL: %s", msg)
 	}
-	return errFatal{in.conf.Errorf("dsn", "%s", msg)}
+	return capture.Fatal(in.conf.Errorf("dsn", "%s", msg))
 }
 
 // checkServer refuses a server that cannot decode logically.
@@ -84,7 +77,7 @@ func (in *Input) checkServer(ctx context.Context, conn *pgx.Conn) error {
 		return err
 	}
 	if level != "logical" {
-		return fatalf("the server's wal_level is %s; change data capture needs wal_level = logical in postgresql.conf (then restart the server)", level)
+		return capture.Fatalf("the server's wal_level is %s; change data capture needs wal_level = logical in postgresql.conf (then restart the server)", level)
 	}
 	return nil
 }
@@ -99,7 +92,7 @@ func (in *Input) resolveTables(ctx context.Context, conn *pgx.Conn) ([]tableName
 			return nil, err
 		}
 		if !ok {
-			return nil, errFatal{in.conf.Errorf("tables", "table %s does not exist", t)}
+			return nil, capture.Fatal(in.conf.Errorf("tables", "table %s does not exist", t))
 		}
 	}
 	var exists bool
@@ -108,7 +101,7 @@ func (in *Input) resolveTables(ctx context.Context, conn *pgx.Conn) ([]tableName
 	}
 	if !exists {
 		if !in.createPub {
-			return nil, errFatal{in.conf.Errorf("publication", "publication %s does not exist, and create_publication is off: create it (CREATE PUBLICATION %s FOR TABLE …)", in.publication, in.publication)}
+			return nil, capture.Fatal(in.conf.Errorf("publication", "publication %s does not exist, and create_publication is off: create it (CREATE PUBLICATION %s FOR TABLE …)", in.publication, in.publication))
 		}
 		if err := in.createPublication(ctx, conn); err != nil {
 			return nil, err
@@ -120,13 +113,13 @@ func (in *Input) resolveTables(ctx context.Context, conn *pgx.Conn) ([]tableName
 	}
 	if len(in.tables) == 0 {
 		if len(published) == 0 {
-			return nil, errFatal{in.conf.Errorf("publication", "publication %s has no table: add tables to it, or list them in tables", in.publication)}
+			return nil, capture.Fatal(in.conf.Errorf("publication", "publication %s has no table: add tables to it, or list them in tables", in.publication))
 		}
 		return published, nil
 	}
 	for _, t := range in.tables {
 		if !contains(published, t) {
-			return nil, errFatal{in.conf.Errorf("tables", "table %s is not in publication %s: ALTER PUBLICATION %s ADD TABLE %s", t, in.publication, in.publication, t.quoted())}
+			return nil, capture.Fatal(in.conf.Errorf("tables", "table %s is not in publication %s: ALTER PUBLICATION %s ADD TABLE %s", t, in.publication, in.publication, t.quoted()))
 		}
 	}
 	return in.tables, nil
@@ -182,7 +175,7 @@ func (in *Input) readSlot(ctx context.Context, conn *pgx.Conn) (slotState, error
 		if db != nil {
 			where = "database " + *db
 		}
-		return s, errFatal{in.conf.Errorf("slot", "replication slot %s is for %s with plugin %s, not for %s with pgoutput: name another slot", in.slot, where, s.plugin, conn.Config().Database)}
+		return s, capture.Fatal(in.conf.Errorf("slot", "replication slot %s is for %s with plugin %s, not for %s with pgoutput: name another slot", in.slot, where, s.plugin, conn.Config().Database))
 	}
 	if confirmed != nil {
 		if s.confirmed, err = pglogrepl.ParseLSN(*confirmed); err != nil {

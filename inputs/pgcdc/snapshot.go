@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/inputs/internal/capture"
 )
 
 // snapshot reads every table whole in one REPEATABLE READ transaction:
@@ -27,18 +28,20 @@ func (in *Input) snapshot(ctx context.Context, conn *pgx.Conn, tables []tableNam
 			return fmt.Errorf("snapshot: taking the slot's exported snapshot: %w", err)
 		}
 	}
-	s := snapshotter{in: in, at: streamFrom, o: origin{commitTime: time.Now(), snapshot: "true"}}
+	s := snapshotter{in: in, at: streamFrom, o: origin{commitTime: time.Now(), snapshot: "true"},
+		batches: capture.NewSnapshot(in.batchMax, in.events.MarkFirst)}
 	for _, t := range tables {
 		if err := s.table(ctx, conn, t, conv); err != nil {
 			return err
 		}
 	}
-	if len(s.pending) == 0 {
+	rest := s.batches.Rest()
+	if len(rest) == 0 {
 		return nil
 	}
-	in.events.MarkLast(s.pending[len(s.pending)-1])
-	in.log.Info("snapshot done", "tables", len(tables), "rows", s.rows)
-	return in.hand(ctx, s.pending, position{lsn: streamFrom}, nil)
+	in.events.MarkLast(rest[len(rest)-1])
+	in.log.Info("snapshot done", "tables", len(tables), "rows", s.batches.Rows())
+	return in.hand(ctx, rest, position{lsn: streamFrom}, nil)
 }
 
 // snapshotter is a snapshot under way.
@@ -46,8 +49,7 @@ type snapshotter struct {
 	in      *Input
 	at      pglogrepl.LSN
 	o       origin
-	pending []*engine.Record
-	rows    int64
+	batches *capture.Snapshot
 }
 
 func (s *snapshotter) table(ctx context.Context, conn *pgx.Conn, t tableName, conv *converters) error {
@@ -63,6 +65,7 @@ func (s *snapshotter) table(ctx context.Context, conn *pgx.Conn, t tableName, co
 		names[i], oids[i] = f.Name, f.DataTypeOID
 	}
 	rel := s.in.newRelation(t, names, oids, key, conv)
+	flush := s.flush(ctx)
 	tuple := &pglogrepl.TupleData{Columns: make([]*pglogrepl.TupleDataColumn, len(fields))}
 	for rr.NextRow() {
 		for i, v := range rr.Values() {
@@ -75,31 +78,27 @@ func (s *snapshotter) table(ctx context.Context, conn *pgx.Conn, t tableName, co
 		row, err := s.in.row(rel, tuple)
 		if err != nil {
 			rr.Close()
-			return fatalf("snapshot: %w", err)
+			return capture.Fatalf("snapshot: %w", err)
 		}
 		recs, err := s.in.records(change{rel: rel, op: engine.OpRead, after: row, lsn: s.at}, s.o)
 		if err != nil {
 			rr.Close()
-			return fatalf("snapshot of %s: %w", t, err)
+			return capture.Fatalf("snapshot of %s: %w", t, err)
 		}
-		s.rows++
-		if s.rows == 1 {
-			s.in.events.MarkFirst(recs[0])
-		}
-		s.pending = append(s.pending, recs...)
-		// One row is kept back, so that the last batch, which ends the
-		// snapshot, is never empty.
-		if len(s.pending) > s.in.batchMax {
-			batch := s.pending[:len(s.pending)-1]
-			s.pending = []*engine.Record{s.pending[len(s.pending)-1]}
-			if err := s.in.hand(ctx, batch, position{lsn: s.at, snapshot: true, rows: s.rows - 1}, nil); err != nil {
-				rr.Close()
-				return err
-			}
+		if err := s.batches.Add(recs, flush); err != nil {
+			rr.Close()
+			return err
 		}
 	}
 	if _, err := rr.Close(); err != nil {
 		return fmt.Errorf("snapshot of %s: %w", t, err)
 	}
 	return nil
+}
+
+// flush hands on a full batch with the snapshot's position.
+func (s *snapshotter) flush(ctx context.Context) func([]*engine.Record, int64) error {
+	return func(batch []*engine.Record, rows int64) error {
+		return s.in.hand(ctx, batch, position{lsn: s.at, snapshot: true, rows: rows}, nil)
+	}
 }

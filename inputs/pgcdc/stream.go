@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/pipelinehq/pipeline/engine"
+	"github.com/pipelinehq/pipeline/inputs/internal/capture"
 )
 
 // linger is how long changes wait for more before they are handed on as a
@@ -223,15 +224,15 @@ func (s *streamer) change(ctx context.Context, relID uint32, op engine.Operation
 	// connecting again would meet it again, and skipping it would lose it.
 	before, err := s.in.row(rel, oldTuple)
 	if err != nil {
-		return fatalf("change at %s: %w", lsn, err)
+		return capture.Fatalf("change at %s: %w", lsn, err)
 	}
 	after, err := s.in.row(rel, newTuple)
 	if err != nil {
-		return fatalf("change at %s: %w", lsn, err)
+		return capture.Fatalf("change at %s: %w", lsn, err)
 	}
 	recs, err := s.in.records(change{rel: rel, op: op, before: before, after: after, lsn: lsn}, s.tx.o)
 	if err != nil {
-		return fatalf("%s, change at %s: %w", rel.table, lsn, err)
+		return capture.Fatalf("%s, change at %s: %w", rel.table, lsn, err)
 	}
 	return s.add(ctx, recs)
 }
@@ -289,3 +290,9 @@ func (s *streamer) sendStatus(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Due and Send keep the server informed while Read is slow to take a
+// batch (capture.KeepAlive).
+func (s *streamer) Due() <-chan time.Time { return time.After(time.Until(s.nextStatus)) }
+
+func (s *streamer) Send(ctx context.Context) error { return s.sendStatus(ctx) }

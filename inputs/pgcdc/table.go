@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pipelinehq/pipeline/inputs/internal/capture"
 )
 
 // ReadAsTable makes the input a join's table (Kafka Streams' global
@@ -45,7 +46,7 @@ func (in *Input) prepareTable(ctx context.Context, conn *pgx.Conn, repl *pgconn.
 	in.tableSlotMade = true
 	in.mu.Unlock()
 	if again {
-		return position{}, fatalf("the table's replication connection was lost: its temporary slot %s went with it, and the "+
+		return position{}, capture.Fatalf("the table's replication connection was lost: its temporary slot %s went with it, and the "+
 			"changes since cannot be followed; start the pipeline again to load the table anew", in.slot)
 	}
 	lsn, exported, err := in.createSlotWith(ctx, repl, true, true)
