@@ -57,7 +57,7 @@ snapshot.mode=initial
 converter.schemas.enable=false
 decimal.handling.mode=string
 `, server.Port, server.User, server.Password, db, prefix, db, db), events)
-	defer server.Exec(t, db, "SELECT pg_drop_replication_slot('dbz_"+db+"')")
+	defer server.TryExec(db, "SELECT pg_drop_replication_slot('dbz_"+db+"')")
 
 	topic := prefix + ".public.orders"
 	newProgress(t, bootstrap).createTopicPartitions(t, topic, 1)
@@ -71,7 +71,7 @@ http: { enabled: false }
 `, dsn, db, prefix, bootstrap, t.TempDir())))
 	defer func() {
 		p.stop(t)
-		server.Exec(t, db, "SELECT pg_drop_replication_slot('ours_"+db+"')")
+		server.TryExec(db, "SELECT pg_drop_replication_slot('ours_"+db+"')")
 	}()
 	awaitCDC(t, p, bootstrap, topic, 2)
 	reference.await(t, 2)

@@ -125,6 +125,26 @@ func (p progress) createTopicPartitions(t *testing.T, topic string, partitions i
 	if err != nil {
 		t.Fatalf("creating %s: %v", topic, err)
 	}
+	// A busy broker answers CreateTopics before every partition has a
+	// leader: a reader started then (kcat) fails on an unknown topic.
+	for {
+		details, err := p.adm.ListTopics(ctx, topic)
+		if err == nil && details[topic].Err == nil && len(details[topic].Partitions) == int(partitions) {
+			led := 0
+			for _, part := range details[topic].Partitions {
+				if part.Err == nil && part.Leader >= 0 {
+					led++
+				}
+			}
+			if led == int(partitions) {
+				return
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s has no leader for every partition 30s after it was made: %v", topic, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // killMidStream starts cfg, kills it with SIGKILL once a quarter of its

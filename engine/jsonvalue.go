@@ -72,6 +72,11 @@ func EncodeJSON(root string, v any) ([]byte, error) {
 	return nil, &UnencodableError{Path: root, Reason: "cannot be written as JSON: " + err.Error()}
 }
 
+// AppendJSON appends v encoded as EncodeJSON encodes it, for a component
+// that writes a record's bytes itself; on an error b is not to be used, and
+// EncodeJSON of the whole value says which part failed.
+func AppendJSON(b []byte, v any) ([]byte, error) { return appendJSON(b, v) }
+
 // findUnencodable looks for the first part of v (in the order JSON writes
 // it: object keys sorted) that JSON cannot hold. It runs only once encoding
 // failed, so it may be slow.

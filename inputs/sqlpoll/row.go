@@ -2,7 +2,9 @@ package sqlpoll
 
 import (
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pipelinehq/pipeline/engine"
@@ -19,6 +21,14 @@ type rowReader struct {
 	incIdx   int   // -1: none
 	keyIdx   []int
 	keyNames []string
+
+	// The row is written as JSON straight away, as encoding/json writes a
+	// map of it (names sorted, HTML characters escaped): building the map
+	// and encoding it was most of the input's cost.
+	order     []int    // the columns in the object's order
+	fieldName [][]byte // each column's `"name":`
+	converted []any    // the row's values, mapped (reused)
+	size      int      // the last row's length, to size the next
 }
 
 // rowReader resolves the configured columns among a result's columns.
@@ -33,6 +43,9 @@ func (in *Input) rowReader(cols []*sql.ColumnType) (*rowReader, error) {
 		index[name] = i
 		r.names = append(r.names, name)
 		r.convert = append(r.convert, in.mapping.Converter(c.DatabaseTypeName()))
+	}
+	if err := r.prepareEncoding(); err != nil {
+		return nil, err
 	}
 	find := func(field, name string) (int, error) {
 		if i, ok := index[name]; ok {
@@ -71,6 +84,25 @@ func (in *Input) rowReader(cols []*sql.ColumnType) (*rowReader, error) {
 	return r, nil
 }
 
+// prepareEncoding orders the columns by name and writes their names once.
+func (r *rowReader) prepareEncoding() error {
+	r.order = make([]int, len(r.names))
+	for i := range r.order {
+		r.order[i] = i
+	}
+	slices.SortFunc(r.order, func(a, b int) int { return strings.Compare(r.names[a], r.names[b]) })
+	r.fieldName = r.fieldName[:0]
+	for _, name := range r.names {
+		quoted, err := json.Marshal(name)
+		if err != nil {
+			return err
+		}
+		r.fieldName = append(r.fieldName, append(quoted, ':'))
+	}
+	r.converted = make([]any, len(r.names))
+	return nil
+}
+
 // cursor is the row's cursor, in the mode's columns.
 func (r *rowReader) cursor(vals []any) (cursor, error) {
 	c := cursor{set: r.mode != modeBulk}
@@ -106,16 +138,12 @@ func (r *rowReader) record(vals []any, readAt int64) (*engine.Record, cursor, er
 	if err != nil {
 		return nil, c, err
 	}
-	row := make(map[string]any, len(vals))
 	for i, v := range vals {
-		x, err := r.convert[i](v)
-		if err != nil {
+		if r.converted[i], err = r.convert[i](v); err != nil {
 			return nil, c, fmt.Errorf("column %s: %w", r.names[i], err)
 		}
-		row[r.names[i]] = x
 	}
-	rec := engine.NewRecord(nil, engine.JSON)
-	rec.SetValue(row)
+	rec := r.encode()
 	rec.Timestamp = readAt
 	if len(r.tsIdx) > 0 {
 		rec.Timestamp = c.ts.UnixMilli()
@@ -123,7 +151,7 @@ func (r *rowReader) record(vals []any, readAt int64) (*engine.Record, cursor, er
 	if r.incIdx >= 0 {
 		rec.Offset = c.inc
 	}
-	if key, err := r.keyOf(row); err != nil {
+	if key, err := r.keyOf(); err != nil {
 		return nil, c, err
 	} else if key != nil {
 		rec.SetKeyFromInput(key)
@@ -131,22 +159,49 @@ func (r *rowReader) record(vals []any, readAt int64) (*engine.Record, cursor, er
 	return rec, c, nil
 }
 
+// encode is the record of the converted row. A value JSON cannot hold (a
+// float's NaN) leaves the row as a map, for the output to reject that
+// record alone with the column named.
+func (r *rowReader) encode() *engine.Record {
+	b := make([]byte, 0, r.size+r.size/8+16)
+	b = append(b, '{')
+	for n, i := range r.order {
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, r.fieldName[i]...)
+		var err error
+		if b, err = engine.AppendJSON(b, r.converted[i]); err != nil {
+			row := make(map[string]any, len(r.names))
+			for i, name := range r.names {
+				row[name] = r.converted[i]
+			}
+			rec := engine.NewRecord(nil, engine.JSON)
+			rec.SetValue(row)
+			return rec
+		}
+	}
+	b = append(b, '}')
+	r.size = len(b)
+	return engine.NewRecord(b, engine.JSON)
+}
+
 // keyOf is the record key: one key column's value as text, several as a
 // JSON object of theirs.
-func (r *rowReader) keyOf(row map[string]any) ([]byte, error) {
+func (r *rowReader) keyOf() ([]byte, error) {
 	switch len(r.keyIdx) {
 	case 0:
 		return nil, nil
 	case 1:
-		v := row[r.keyNames[0]]
+		v := r.converted[r.keyIdx[0]]
 		if v == nil {
 			return nil, fmt.Errorf("key column %s is NULL", r.keyNames[0])
 		}
 		return engine.KeyBytes(v)
 	}
 	obj := make(map[string]any, len(r.keyIdx))
-	for _, n := range r.keyNames {
-		obj[n] = row[n]
+	for n, i := range r.keyIdx {
+		obj[r.keyNames[n]] = r.converted[i]
 	}
 	return engine.EncodeJSON("key", obj)
 }
