@@ -10,12 +10,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pipelinehq/pipeline/config"
 	"github.com/pipelinehq/pipeline/engine"
 	"github.com/pipelinehq/pipeline/inputs"
+	"github.com/pipelinehq/pipeline/internal/dbtest"
 	"github.com/pipelinehq/pipeline/outputs"
 	"github.com/pipelinehq/pipeline/processors"
 )
@@ -190,3 +192,39 @@ func report(b *testing.B, name string, records int, baseline, pipeline time.Dura
 }
 
 var benchOut io.Writer = os.Stdout
+
+// observeLoop runs a bare loop that counts what it handled in n, and
+// observes it until kafkaRecords.
+func observeLoop(b *testing.B, loop func(n *atomic.Int64) error) window {
+	b.Helper()
+	var n atomic.Int64
+	done := make(chan struct{})
+	var err error
+	go func() {
+		defer close(done)
+		err = loop(&n)
+	}()
+	w, werr := observe(func() (int64, error) { return n.Load(), nil }, kafkaRecords, 20*time.Millisecond, done, 10*time.Minute)
+	<-done
+	if err != nil || werr != nil {
+		b.Fatal(err, werr)
+	}
+	return w
+}
+
+// meteredPipeline starts the pipeline config(addr), its HTTP server at a
+// free address, and observes its outputs' sent-records counter until
+// kafkaRecords; the pipeline is left running for the caller to stop.
+func meteredPipeline(b *testing.B, config func(addr string) string) (*pipelineProc, window, error) {
+	b.Helper()
+	port, err := dbtest.FreePort()
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	p := startPipeline(b, config(addr))
+	w, err := observe(func() (int64, error) {
+		return metricSum(addr, "pipeline_component_sent_total", `kind="output"`)
+	}, kafkaRecords, 20*time.Millisecond, p.done, 10*time.Minute)
+	return p, w, err
+}

@@ -12,8 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
-
-	"github.com/pipelinehq/pipeline/internal/dbtest"
 )
 
 // The CDC benchmarks run against the SQL benchmarks' PostgreSQL: 1M row
@@ -67,37 +65,19 @@ func BenchmarkPostgresCDC(b *testing.B) {
 		slot := fmt.Sprintf("bench_bare_%d", seq)
 		cdcChanges(b, slot)
 		defer sqlSrv.Exec(b, sqlDB, "SELECT pg_drop_replication_slot('"+slot+"')")
-		var n atomic.Int64
-		done := make(chan struct{})
-		var err error
-		go func() {
-			defer close(done)
-			err = bareDecode(slot, &n)
-		}()
-		w, werr := observe(func() (int64, error) { return n.Load(), nil }, kafkaRecords, 20*time.Millisecond, done, 10*time.Minute)
-		<-done
-		if err != nil || werr != nil {
-			b.Fatal(err, werr)
-		}
-		return w
+		return observeLoop(b, func(n *atomic.Int64) error { return bareDecode(slot, n) })
 	}
 	pipe := func(seq int64) window {
 		slot := fmt.Sprintf("bench_pipe_%d", seq)
 		cdcChanges(b, slot)
-		port, err := dbtest.FreePort()
-		if err != nil {
-			b.Fatal(err)
-		}
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		p := startPipeline(b, fmt.Sprintf(`
+		p, w, err := meteredPipeline(b, func(addr string) string {
+			return fmt.Sprintf(`
 input:
   postgres_cdc: { dsn: %q, tables: [cdc_t], slot: %s, publication: bench_cdc, snapshot_mode: no_data }
 output: {drop: {}}
 http: {address: %q}
-`, sqlDSN, slot, addr))
-		w, err := observe(func() (int64, error) {
-			return metricSum(addr, "pipeline_component_sent_total", `kind="output"`)
-		}, kafkaRecords, 20*time.Millisecond, p.done, 10*time.Minute)
+`, sqlDSN, slot, addr)
+		})
 		p.stop(b)
 		sqlSrv.Exec(b, sqlDB, "SELECT pg_drop_replication_slot('"+slot+"')")
 		if err != nil {
@@ -182,37 +162,19 @@ func bareDecode(slot string, n *atomic.Int64) error {
 func BenchmarkPostgresCDCSnapshot(b *testing.B) {
 	sqlSetup(b)
 	bare := func(seq int64) window {
-		var n atomic.Int64
-		done := make(chan struct{})
-		var err error
-		go func() {
-			defer close(done)
-			err = bareSnapshot(&n)
-		}()
-		w, werr := observe(func() (int64, error) { return n.Load(), nil }, kafkaRecords, 20*time.Millisecond, done, 10*time.Minute)
-		<-done
-		if err != nil || werr != nil {
-			b.Fatal(err, werr)
-		}
-		return w
+		return observeLoop(b, bareSnapshot)
 	}
 	pipe := func(seq int64) window {
-		port, err := dbtest.FreePort()
-		if err != nil {
-			b.Fatal(err)
-		}
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		p := startPipeline(b, fmt.Sprintf(`
+		// initial, not initial_only: a pipeline that ended could not be
+		// asked for its last count.
+		p, w, err := meteredPipeline(b, func(addr string) string {
+			return fmt.Sprintf(`
 input:
   postgres_cdc: { dsn: %q, tables: [orders], slot: bench_snap_%d, publication: bench_snap_%d }
 output: {drop: {}}
 http: {address: %q}
-`, sqlDSN, seq, seq, addr))
-		// initial, not initial_only: a pipeline that ended could not be
-		// asked for its last count.
-		w, err := observe(func() (int64, error) {
-			return metricSum(addr, "pipeline_component_sent_total", `kind="output"`)
-		}, kafkaRecords, 20*time.Millisecond, p.done, 10*time.Minute)
+`, sqlDSN, seq, seq, addr)
+		})
 		p.stop(b)
 		sqlSrv.Exec(b, sqlDB, fmt.Sprintf("SELECT pg_drop_replication_slot('bench_snap_%d')", seq))
 		if err != nil {

@@ -681,20 +681,14 @@ func BenchmarkKafkaConsume(b *testing.B) {
 		return w
 	}
 	pipe := func(seq int64) window {
-		port, err := dbtest.FreePort()
-		if err != nil {
-			b.Fatal(err)
-		}
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		group := fmt.Sprintf("consume-pipeline-%d", seq)
-		p := startPipeline(b, fmt.Sprintf(`
+		p, w, err := meteredPipeline(b, func(addr string) string {
+			return fmt.Sprintf(`
 input: {kafka: {brokers: [%q], topics: [%s], consumer_group: %s}}
 output: {drop: {}}
 http: {address: %q}
-`, env.brokers, kafkaInput, group, addr))
-		w, err := observe(func() (int64, error) {
-			return metricSum(addr, "pipeline_component_sent_total", `kind="output"`)
-		}, kafkaRecords, 20*time.Millisecond, p.done, 10*time.Minute)
+`, env.brokers, kafkaInput, group, addr)
+		})
 		if err != nil {
 			p.stop(b)
 			b.Fatal(err)

@@ -13,10 +13,12 @@ import (
 const allTypes = `CREATE TABLE orders (
 	id bigint PRIMARY KEY, amount decimal(10,2) NOT NULL, status varchar(16), at datetime(6), ts timestamp(3) NULL,
 	d date, t time, doc json, raw varbinary(8), blob_col blob, txt text, f float, dbl double, small tinyint,
-	big_u bigint unsigned, e enum('red','green'), s set('a','b','c'), flag bit(10), y year)`
+	big_u bigint unsigned, e enum('red','green'), s set('a','b','c'), flag bit(10), y year,
+	tu tinyint unsigned, su smallint unsigned, m mediumint, mu mediumint unsigned, iu int unsigned)`
 
 const allTypesRow = `(%d, 19.90, 'PAID', '2026-12-03 10:00:00.123456', '2026-12-03 10:00:01.500', '2026-12-03', '10:11:12',
-	'{"n": 9007199254740993}', x'00ff', x'0102', 'héllo <&>', 0.1, 0.1, -5, 18446744073709551615, 'green', 'a,c', b'1000000001', 2026)`
+	'{"n": 9007199254740993}', x'00ff', x'0102', 'héllo <&>', 0.1, 0.1, -5, 18446744073709551615, 'green', 'a,c', b'1000000001', 2026,
+	255, 65535, -8388608, 16777215, 4294967295)`
 
 // TestSnapshotThenStream: the rows there at the start come as reads (the
 // last marked "last"), then inserts, updates and deletes (with their
@@ -26,7 +28,7 @@ func TestSnapshotThenStream(t *testing.T) {
 	db := newDB(t)
 	db.Exec(t, allTypes)
 	db.Exec(t, "INSERT INTO orders VALUES "+strings.ReplaceAll(allTypesRow, "%d", "1")+
-		", (2, 59.00, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)")
+		", (2, 59.00, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)")
 	in := started(t, db, "tables: [orders]")
 	recs, pos := read(t, in, 2)
 	first, second := cdctest.EnvelopeOf(t, recs[0]), cdctest.EnvelopeOf(t, recs[1])
@@ -40,7 +42,8 @@ func TestSnapshotThenStream(t *testing.T) {
 	for _, want := range []string{`"amount":"19.90"`, `"at":"2026-12-03T10:00:00.123456Z"`, `"ts":"2026-12-03T10:00:01.5Z"`,
 		`"d":"2026-12-03"`, `"t":"10:11:12"`, `"doc":"{\"n\": 9007199254740993}"`, `"raw":"AP8="`, `"blob_col":"AQI="`,
 		`"txt":"héllo \u003c\u0026\u003e"`, `"f":0.1`, `"dbl":0.1`, `"small":-5`, `"big_u":18446744073709551615`,
-		`"e":"green"`, `"s":"a,c"`, `"flag":"AgE="`, `"y":2026`, `"before":null`, `"db":"` + db.Name + `"`,
+		`"e":"green"`, `"s":"a,c"`, `"flag":"AgE="`, `"y":2026`, `"tu":255`, `"su":65535`, `"m":-8388608`, `"mu":16777215`,
+		`"iu":4294967295`, `"before":null`, `"db":"` + db.Name + `"`,
 		`"table":"orders"`, `"connector":"mariadb"`, `"name":"mysql"`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("snapshot row lacks %s:\n%s", want, b)

@@ -107,50 +107,40 @@ func same(v any) (any, error) { return v, nil }
 // integer is a binlog integer as the driver returns it: int64, or uint64
 // for an unsigned column (the binlog holds its bits as signed).
 func integer(v any, unsigned bool) (any, error) {
-	var i int64
+	// The binlog holds a column's bits; go-mysql reads them signed unless it
+	// knows the column is unsigned, so the bits are read again as unsigned.
 	switch x := v.(type) {
 	case int8:
-		i = int64(x)
-		if unsigned {
-			return int64(uint8(x)), nil
-		}
+		return signedOrNot(int64(x), uint64(uint8(x)), unsigned), nil
 	case int16:
-		i = int64(x)
-		if unsigned {
-			return int64(uint16(x)), nil
-		}
+		return signedOrNot(int64(x), uint64(uint16(x)), unsigned), nil
 	case int32:
-		i = int64(x)
-		if unsigned {
-			return int64(uint32(x)), nil
-		}
+		return signedOrNot(int64(x), uint64(uint32(x)), unsigned), nil
 	case int64:
-		i = x
 		if unsigned {
-			return uint64(x), nil
+			return uint64(x), nil // above 2^63-1 it stays unsigned, exact
 		}
-	case uint8, uint16, uint32:
-		return int64(toUint(x)), nil
-	case uint64:
 		return x, nil
 	case int:
-		i = int64(x)
-	default:
-		return nil, fmt.Errorf("an integer value of %T", v)
+		return int64(x), nil
+	case uint8:
+		return int64(x), nil
+	case uint16:
+		return int64(x), nil
+	case uint32:
+		return int64(x), nil
+	case uint64:
+		return x, nil
 	}
-	return i, nil
+	return nil, fmt.Errorf("an integer value of %T", v)
 }
 
-func toUint(v any) uint64 {
-	switch x := v.(type) {
-	case uint8:
-		return uint64(x)
-	case uint16:
-		return uint64(x)
-	case uint32:
-		return uint64(x)
+// signedOrNot is an integer of at most 32 bits, which int64 holds either way.
+func signedOrNot(signed int64, bits uint64, unsigned bool) int64 {
+	if unsigned {
+		return int64(bits)
 	}
-	return 0
+	return signed
 }
 
 // parseTime reads go-mysql's text of a date or time (zero dates as Go's
