@@ -82,22 +82,23 @@ func (in *Input) records(rel *relation, op engine.Operation, before, after map[s
 // sourceBlock is Debezium's source block of the MySQL (or MariaDB)
 // connector.
 func (in *Input) sourceBlock(t tableName, o origin) map[string]any {
-	src := map[string]any{
-		"version":   cdcevent.Version,
-		"connector": in.server.flavor,
-		"name":      in.prefix,
-		"snapshot":  o.snapshot,
-		"db":        t.db,
-		"sequence":  nil,
-		"table":     t.name,
-		"server_id": int64(o.serverID),
-		"gtid":      nil,
-		"file":      o.file,
-		"pos":       int64(o.offset),
-		"row":       int64(o.row),
-		"thread":    nil,
-		"query":     nil,
-	}
+	// Sized for every field and the three times: a map that grows on the
+	// last of them cost a sixth of the capture's CPU.
+	src := make(map[string]any, 17)
+	src["version"] = cdcevent.Version
+	src["connector"] = in.server.flavor
+	src["name"] = in.prefix
+	src["snapshot"] = o.snapshot
+	src["db"] = t.db
+	src["sequence"] = nil
+	src["table"] = t.name
+	src["server_id"] = int64(o.serverID)
+	src["gtid"] = nil
+	src["file"] = o.file
+	src["pos"] = int64(o.offset)
+	src["row"] = int64(o.row)
+	src["thread"] = nil
+	src["query"] = nil
 	if o.gtid != "" {
 		src["gtid"] = o.gtid
 	}

@@ -168,6 +168,15 @@ func Key(t *Table, row map[string]any) ([]byte, error) {
 	if len(t.Key) == 0 || row == nil {
 		return nil, nil
 	}
+	if len(t.Key) == 1 {
+		// The common key, written without a map: what EncodeJSON writes of it.
+		b := append(make([]byte, 0, 32), '{')
+		b, _ = engine.AppendJSON(b, t.Key[0])
+		b = append(b, ':')
+		if b, err := engine.AppendJSON(b, row[t.Key[0]]); err == nil {
+			return append(b, '}'), nil
+		}
+	}
 	k := make(map[string]any, len(t.Key))
 	for _, n := range t.Key {
 		k[n] = row[n]
