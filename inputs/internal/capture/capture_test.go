@@ -160,8 +160,9 @@ func TestHandKeepsAliveUntilReadOrClose(t *testing.T) {
 	if err := <-handed; !errors.Is(err, context.Canceled) {
 		t.Errorf("Hand after Close: %v", err)
 	}
-	if k.sent.Load() < 3 {
-		t.Errorf("%d keep-alives in 100ms at every 5ms", k.sent.Load())
+	// At least one: a count of them would time the scheduler, not Hand.
+	if k.sent.Load() == 0 {
+		t.Error("no keep-alive in 100ms while Read did not take the batch")
 	}
 	if _, err := l.Read(context.Background()); err == nil {
 		t.Error("Read after Close: no error")
